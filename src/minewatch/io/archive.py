@@ -50,12 +50,16 @@ def _preview(href: str, index: int, grid_shape: tuple[int, int]) -> np.ndarray:
         return src.read(index, out_shape=shape, resampling=Resampling.nearest)
 
 
+def _nodata(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    return (data == nodata) if nodata is not None else np.zeros(data.shape, bool)
+
+
 def _fractions(scene: Scene) -> tuple[float, float]:
     """(nodata fraction, cloud fraction of the valid part), estimated on a decimated read."""
     band = scene.bands[0]
     grid = raster_grid(band.href)
     data = _preview(band.href, band.index, grid.shape)
-    nodata = (data == band.nodata) if band.nodata is not None else np.zeros(data.shape, bool)
+    nodata = _nodata(data, band.nodata)
     nodata_fraction = float(nodata.mean())
     cloud_fraction = np.nan
     if scene.mask is not None:
@@ -69,7 +73,7 @@ def _fractions(scene: Scene) -> tuple[float, float]:
         if mask.shape[-2:] != data.shape:
             # Masks at another resolution (Sentinel-2 SCL at 20 m): compare on the mask grid.
             data = _preview(band.href, band.index, mask.shape[-2:])
-            nodata = (data == band.nodata) if band.nodata is not None else np.zeros(data.shape, bool)
+            nodata = _nodata(data, band.nodata)
         flagged = invalid_mask(scene.mask.kind, mask)
         valid = ~nodata
         if valid.any():

@@ -8,6 +8,7 @@ Collection 2 Level-2 (``red``, ``nir08``, ``qa_pixel``...), Planet NICFI / Plane
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from os import PathLike
@@ -237,13 +238,20 @@ def read_items(source: Any) -> list[pystac.Item]:
     if isinstance(source, str | PathLike):
         path = Path(source)
         try:
-            obj: Any = pystac.read_file(str(path))
-        except Exception as err:  # pystac raises many types for "not STAC"
-            try:
-                obj = pystac.ItemCollection.from_file(str(path))
-            except Exception:
-                raise InputError(f"{path}: not a readable STAC catalog or item ({err}).") from err
-        return read_items(obj)
+            content = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise InputError(f"{path}: not a readable STAC JSON file ({err}).") from err
+        try:
+            if isinstance(content, list):  # a bare list of item dicts, as some APIs dump them
+                items = [pystac.Item.from_dict(d) for d in content]
+                for item in items:
+                    item.set_self_href(str(path.resolve()))
+                return items
+            if content.get("type") == "FeatureCollection":
+                return list(pystac.ItemCollection.from_file(str(path)).items)
+            return read_items(pystac.read_file(str(path)))
+        except (pystac.STACError, pystac.STACTypeError, KeyError, TypeError, ValueError) as err:
+            raise InputError(f"{path}: not a STAC catalog, collection or item ({err}).") from err
     if isinstance(source, pystac.Item):
         return [source]
     if isinstance(source, pystac.Catalog):
