@@ -1,0 +1,76 @@
+"""Smooth random raster fields on the world grid (terrain, texture, haze, clouds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass(frozen=True)
+class Field:
+    """Values on a regular north-up grid of the world CRS, sampled by bilinear interpolation."""
+
+    values: np.ndarray
+    """(rows, cols) float32 values."""
+    x0: float
+    """World x of the left edge of column 0, m."""
+    y0: float
+    """World y of the top edge of row 0, m."""
+    cell: float
+    """Cell size, m."""
+    wrap: bool = False
+    """Repeat periodically outside the grid (texture) instead of extending the edge values."""
+
+    def sample(self, x: np.ndarray, y: np.ndarray, dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
+        """Values at world coordinates ``(x - dx, y - dy)`` (same shape as ``x``)."""
+        col = (np.asarray(x, np.float64) - dx - self.x0) / self.cell - 0.5
+        row = (self.y0 - (np.asarray(y, np.float64) - dy)) / self.cell - 0.5
+        out = ndimage.map_coordinates(
+            self.values, [row.ravel(), col.ravel()], order=1,
+            mode="grid-wrap" if self.wrap else "nearest",
+        )
+        return out.reshape(np.shape(x)).astype(np.float32)
+
+
+def smooth_noise(
+    rng: np.random.Generator, shape: tuple[int, int], sigma_cells: float, *, wrap: bool = False
+) -> np.ndarray:
+    """Gaussian-filtered white noise, rescaled to mean 0 and standard deviation 1 (float32)."""
+    raw = rng.standard_normal(shape)
+    out = ndimage.gaussian_filter(raw, sigma_cells, mode="wrap" if wrap else "reflect")
+    out -= out.mean()
+    out /= out.std() or 1.0
+    return out.astype(np.float32)
+
+
+def world_field(
+    rng: np.random.Generator,
+    bounds: tuple[float, float, float, float],
+    cell: float,
+    sigma_m: float,
+) -> Field:
+    """A smooth noise :class:`Field` (mean 0, std 1) covering ``bounds`` at ``cell`` m."""
+    xmin, ymin, xmax, ymax = bounds
+    cols = max(2, int(np.ceil((xmax - xmin) / cell)))
+    rows = max(2, int(np.ceil((ymax - ymin) / cell)))
+    return Field(smooth_noise(rng, (rows, cols), sigma_m / cell), xmin, ymax, cell)
+
+
+def texture_field(rng: np.random.Generator, cell: float, sigma_m: float, size: int = 512) -> Field:
+    """A periodic noise :class:`Field` (``size`` cells square, wraps) for fine texture."""
+    return Field(smooth_noise(rng, (size, size), sigma_m / cell, wrap=True), 0.0, 0.0, cell,
+                 wrap=True)
+
+
+def hillshade(dem: Field, azimuth_deg: float, zenith_deg: float) -> Field:
+    """Illumination factor (1 on flat ground) of a DEM for a sun at azimuth/zenith (degrees)."""
+    gy, gx = np.gradient(dem.values.astype(np.float64), dem.cell)
+    # gradient rows increase southwards: dz/dnorth = -gy
+    slope = np.arctan(np.hypot(gx, gy))
+    aspect = np.arctan2(-gx, gy)  # direction the slope faces, clockwise from north
+    az, zen = np.radians(azimuth_deg), np.radians(zenith_deg)
+    cos_i = np.cos(zen) * np.cos(slope) + np.sin(zen) * np.sin(slope) * np.cos(az - aspect)
+    factor = np.clip(cos_i / np.cos(zen), 0.25, 1.5)
+    return Field(factor.astype(np.float32), dem.x0, dem.y0, dem.cell)

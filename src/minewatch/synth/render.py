@@ -1,0 +1,347 @@
+"""Draw a :class:`~minewatch.synth.layout.SynthWorld` on an output grid, date by date.
+
+The ground is rasterised on a fine grid (``k`` × finer than the output pixel) and averaged down
+area-weighted, so a 10 m pixel over a 5 m pool is a mixed pixel. Pools are not rasterised at all:
+their exact area fraction in every output pixel comes from polygon intersections, which makes
+``truth/pool_fraction`` exact. Terrain shading, texture, cloud shadows, haze, clouds, the
+per-date radiometric gain/offset, sensor noise and swath edges are then applied per pixel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from affine import Affine
+from pyproj import CRS, Transformer
+from rasterio import features as rio_features
+
+from minewatch.errors import ConfigError
+from minewatch.synth._fields import hillshade
+from minewatch.synth.layout import SynthWorld
+from minewatch.synth.spectra import (
+    CLOUD,
+    HAZE,
+    SHADOW_KEEP,
+    VEGETATION,
+    WATER,
+    Cover,
+    PoolLook,
+    pool_spectra,
+    seasonal_spectra,
+)
+
+#: Cloud optical depth from which a pixel counts as cloud in the truth (and is invalid).
+CLOUD_MIN = 0.1
+#: Shadow strength from which a pixel counts as cloud shadow in the truth.
+SHADOW_MIN = 0.1
+#: Pixel fraction a pool must cover to own the pixel in ``truth/pools_*.tif``.
+POOL_LABEL_MIN = 0.5
+
+#: Radiometric spread per sensor: (gain sd, offset sd, platform weight, noise sd).
+RADIOMETRY: dict[str, tuple[float, float, float, float]] = {
+    "sentinel2": (0.02, 0.003, 0.5, 0.002),
+    "landsat": (0.02, 0.003, 0.5, 0.003),
+    "planetscope": (0.04, 0.006, 1.5, 0.004),
+    "rgb": (0.05, 0.005, 1.0, 0.004),
+}
+
+
+@dataclass(frozen=True)
+class Grid:
+    """An output grid: CRS, north-up transform and shape (a GeoBox)."""
+
+    crs: str
+    """CRS of the grid (projected, metres)."""
+    transform: Affine
+    """Affine transform of the top-left corner, square pixels."""
+    shape: tuple[int, int]
+    """(rows, cols)."""
+
+    @property
+    def resolution(self) -> float:
+        """Pixel size, m."""
+        return float(self.transform.a)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax), m."""
+        rows, cols = self.shape
+        x0, y0 = self.transform.c, self.transform.f
+        return (x0, y0 - rows * self.resolution, x0 + cols * self.resolution, y0)
+
+    def centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of every pixel centre, each (rows, cols)."""
+        rows, cols = self.shape
+        res = self.resolution
+        xs = self.transform.c + (np.arange(cols) + 0.5) * res
+        ys = self.transform.f - (np.arange(rows) + 0.5) * res
+        return np.meshgrid(xs, ys)
+
+
+def make_grid(origin_lonlat: tuple[float, float], *, crs: str, resolution_m: float,
+              shape: tuple[int, int]) -> Grid:
+    """A grid of ``shape`` pixels of ``resolution_m`` centred on a lon/lat, corners snapped to
+    whole multiples of the resolution.
+
+    Examples
+    --------
+    >>> g = make_grid((98.33, 25.72), crs="EPSG:32647", resolution_m=10.0, shape=(100, 120))
+    >>> g.resolution, g.shape, g.transform.c % 10 == 0
+    (10.0, (100, 120), True)
+    """
+    if not resolution_m > 0:
+        raise ConfigError(f"resolution_m must be > 0, got {resolution_m}")
+    rows, cols = (int(v) for v in shape)
+    if rows < 2 or cols < 2:
+        raise ConfigError(f"shape must be at least (2, 2) pixels, got {shape}")
+    crs_obj = CRS.from_user_input(crs)
+    if not crs_obj.is_projected:
+        raise ConfigError(f"crs {crs} is not projected; use a UTM zone such as 'EPSG:32647'")
+    x, y = Transformer.from_crs("EPSG:4326", crs_obj, always_xy=True).transform(*origin_lonlat)
+    x0 = math.floor((x - cols * resolution_m / 2) / resolution_m) * resolution_m
+    y0 = math.ceil((y + rows * resolution_m / 2) / resolution_m) * resolution_m
+    return Grid(crs, Affine(resolution_m, 0, x0, 0, -resolution_m, y0), (rows, cols))
+
+
+@dataclass
+class Rendered:
+    """Reflectance and truth of every date on one grid (plain numpy, time first)."""
+
+    grid: Grid
+    """The output grid."""
+    dates: tuple
+    """Acquisition dates (pandas Timestamps)."""
+    reflectance: np.ndarray
+    """(time, 6, rows, cols) float32 surface reflectance 0–1 as observed; NaN on nodata."""
+    pool_fraction: np.ndarray
+    """(time, rows, cols) float32 fraction of each pixel covered by pools present that date."""
+    pool_id: np.ndarray
+    """(time, rows, cols) uint16 id of the pool covering >= 50 % of the pixel, else 0."""
+    clearings: np.ndarray
+    """(time, rows, cols) uint8 clearing code (see ``CLEARING_CODES``), majority per pixel."""
+    cloud_opacity: np.ndarray
+    """(time, rows, cols) float32 cloud optical depth 0–1."""
+    shadow: np.ndarray
+    """(time, rows, cols) float32 cloud shadow strength 0–1."""
+    nodata: np.ndarray
+    """(time, rows, cols) bool: outside the swath."""
+    scl_fractions: np.ndarray
+    """(time, 3, rows, cols) float32 fractions of vegetation, bare/other, water."""
+    haze: np.ndarray
+    """(time, rows, cols) float32 haze depth 0–1."""
+
+    @property
+    def cloud(self) -> np.ndarray:
+        """(time, rows, cols) bool truth cloud mask (optical depth >= :data:`CLOUD_MIN`)."""
+        return (self.cloud_opacity >= CLOUD_MIN) & ~self.nodata
+
+    @property
+    def cloud_shadow(self) -> np.ndarray:
+        """(time, rows, cols) bool truth shadow mask (not under cloud)."""
+        return (self.shadow >= SHADOW_MIN) & ~self.cloud & ~self.nodata
+
+    @property
+    def valid(self) -> np.ndarray:
+        """(time, rows, cols) uint8: 1 observed clear, 0 cloud, shadow or nodata."""
+        return (~self.nodata & ~self.cloud & ~self.cloud_shadow).astype(np.uint8)
+
+
+def _supersampling(resolution_m: float) -> int:
+    """Fine cells per output pixel side: fine cells of at most ~2 m, at least 2 per pixel."""
+    return int(min(16, max(2, math.ceil(resolution_m / 2.0))))
+
+
+def _reprojector(src: str, dst: str):
+    if CRS.from_user_input(src) == CRS.from_user_input(dst):
+        return None
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def _to_grid_crs(geoms, transformer) -> list:
+    if transformer is None:
+        return list(geoms)
+    out = []
+    for g in geoms:
+        g = shapely.segmentize(g, 50.0)
+        out.append(shapely.transform(g, lambda xy: np.column_stack(transformer.transform(*xy.T))))
+    return out
+
+
+def pool_fractions(geoms, grid: Grid) -> list[tuple[int, int, np.ndarray]]:
+    """Exact area fraction of each pool in each output pixel: (row0, col0, window) per pool."""
+    res = grid.resolution
+    x0, y0 = grid.transform.c, grid.transform.f
+    rows, cols = grid.shape
+    out = []
+    for g in geoms:
+        minx, miny, maxx, maxy = g.bounds
+        c0, c1 = max(0, math.floor((minx - x0) / res)), min(cols, math.ceil((maxx - x0) / res))
+        r0, r1 = max(0, math.floor((y0 - maxy) / res)), min(rows, math.ceil((y0 - miny) / res))
+        if c1 <= c0 or r1 <= r0:
+            out.append((0, 0, np.zeros((0, 0), np.float32)))
+            continue
+        cc, rr = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
+        boxes = shapely.box(x0 + cc * res, y0 - (rr + 1) * res, x0 + (cc + 1) * res, y0 - rr * res)
+        frac = shapely.area(shapely.intersection(g, boxes)) / (res * res)
+        out.append((r0, c0, frac.astype(np.float32)))
+    return out
+
+
+def render(world: SynthWorld, grid: Grid, *, sensor: str = "sentinel2",
+           block_rows: int = 256) -> Rendered:
+    """Draw every date of ``world`` on ``grid`` as seen by ``sensor``.
+
+    Parameters
+    ----------
+    world
+        The landscape (any CRS; geometries and fields are reprojected to ``grid.crs``).
+    grid
+        Output grid.
+    sensor
+        Radiometric behaviour: ``sentinel2``, ``landsat``, ``planetscope`` or ``rgb``.
+    block_rows
+        Output rows rasterised at once on the fine grid (bounds memory).
+
+    Returns
+    -------
+    Rendered
+    """
+    if sensor not in RADIOMETRY:
+        raise ConfigError(f"sensor {sensor!r} unknown; use one of {sorted(RADIOMETRY)}")
+    n_t = len(world.dates)
+    rows, cols = grid.shape
+    res = grid.resolution
+    k = _supersampling(res)
+    to_grid = _reprojector(world.crs, grid.crs)
+    to_world = _reprojector(grid.crs, world.crs)
+
+    # pixel centres in world coordinates, for the smooth fields
+    gx, gy = grid.centres()
+    wx, wy = (gx, gy) if to_world is None else to_world.transform(gx, gy)
+    wx, wy = np.asarray(wx), np.asarray(wy)
+
+    # pools: exact fractions, once
+    pool_geoms = _to_grid_crs(world.pools.geometry.to_numpy(), to_grid)
+    windows = pool_fractions(pool_geoms, grid)
+    looks = world.pool_looks
+    pspec = pool_spectra()
+
+    feat_geoms = _to_grid_crs([f.geometry for f in world.features], to_grid)
+
+    refl = np.empty((n_t, 6, rows, cols), np.float32)
+    clear_map = np.zeros((n_t, rows, cols), np.uint8)
+    scl = np.zeros((n_t, 3, rows, cols), np.float32)
+    veg_idx = [int(c) for c in VEGETATION]
+    water_idx = [int(c) for c in WATER]
+    n_cover = len(Cover)
+    spectra = [seasonal_spectra(d) for d in world.dates]
+    fine_res = res / k
+    for r0 in range(0, rows, block_rows):
+        r1 = min(rows, r0 + block_rows)
+        h = r1 - r0
+        fine_tf = Affine(fine_res, 0, grid.transform.c, 0, -fine_res,
+                         grid.transform.f - r0 * res)
+        fx = grid.transform.c + (np.arange(cols * k) + 0.5) * fine_res
+        fy = grid.transform.f - r0 * res - (np.arange(h * k) + 0.5) * fine_res
+        fxx, fyy = np.meshgrid(fx, fy)
+        if to_world is not None:
+            fxx, fyy = to_world.transform(fxx, fyy)
+        noise = world.cover_noise.sample(fxx, fyy)
+        del fxx, fyy
+        background = np.full(noise.shape, Cover.FOREST, np.uint8)
+        background[noise > 1.0] = Cover.SHRUB
+        background[noise > 1.9] = Cover.GRASS
+        out_idx = ((np.arange(h * k) // k)[:, None] * cols
+                   + (np.arange(cols * k) // k)[None, :]).astype(np.int64)
+        for t in range(n_t):
+            fine = background.copy()
+            shapes = [(g, int(f.covers[t])) for g, f in zip(feat_geoms, world.features,
+                                                              strict=True)
+                      if f.covers[t] != 255]
+            if shapes:
+                rio_features.rasterize(shapes, out=fine, transform=fine_tf)
+            codes = [(g, int(f.clearing[t])) for g, f in zip(feat_geoms, world.features,
+                                                             strict=True)
+                     if f.clearing[t] != 0]
+            code_map = np.zeros(fine.shape, np.uint8)
+            if codes:
+                rio_features.rasterize(codes, out=code_map, transform=fine_tf)
+            frac = np.bincount((fine.astype(np.int64) * (h * cols) + out_idx).ravel(),
+                               minlength=n_cover * h * cols).reshape(n_cover, h, cols)
+            frac = frac.astype(np.float32) / (k * k)
+            refl[t, :, r0:r1] = np.einsum("chw,cb->bhw", frac, spectra[t])
+            scl[t, 0, r0:r1] = frac[veg_idx].sum(0)
+            scl[t, 2, r0:r1] = frac[water_idx].sum(0)
+            scl[t, 1, r0:r1] = 1.0 - scl[t, 0, r0:r1] - scl[t, 2, r0:r1]
+            counts = np.bincount((code_map.astype(np.int64) * (h * cols) + out_idx).ravel(),
+                                 minlength=6 * h * cols).reshape(6, h, cols)
+            clear_map[t, r0:r1] = counts.argmax(0).astype(np.uint8)
+
+    coarse_tex = world.texture[0].sample(wx, wy)
+    fine_tex = world.texture[1].sample(wx, wy)
+    texture = 1.0 + 0.08 * coarse_tex + 0.08 * min(1.0, 2.0 / res) * fine_tex
+    gain_sd, offset_sd, platform_w, noise_sd = RADIOMETRY[sensor]
+
+    pool_fraction = np.zeros((n_t, rows, cols), np.float32)
+    pool_id = np.zeros((n_t, rows, cols), np.uint16)
+    cloud_opacity = np.zeros((n_t, rows, cols), np.float32)
+    shadow = np.zeros((n_t, rows, cols), np.float32)
+    nodata = np.zeros((n_t, rows, cols), bool)
+    haze = np.zeros((n_t, rows, cols), np.float32)
+    ids = world.pools["pool_id"].to_numpy()
+    for t, cond in enumerate(world.conditions):
+        cover_all = np.zeros((rows, cols), np.float32)
+        pool_refl = np.zeros((6, rows, cols), np.float32)
+        best = np.zeros((rows, cols), np.float32)
+        for i, (pr, pc, win) in enumerate(windows):
+            look = int(looks[i, t])
+            if look == PoolLook.ABSENT or win.size == 0:
+                continue
+            sl = (slice(pr, pr + win.shape[0]), slice(pc, pc + win.shape[1]))
+            cover_all[sl] += win
+            pool_refl[:, sl[0], sl[1]] += win[None] * pspec[look][:, None, None]
+            if look == PoolLook.DRAINED:
+                scl[t, 1][sl] += win
+                continue
+            if look == PoolLook.LINER:
+                scl[t, 1][sl] += win
+            else:
+                scl[t, 2][sl] += win
+            pool_fraction[t][sl] += win
+            better = (win >= POOL_LABEL_MIN) & (win > best[sl])
+            pool_id[t][sl] = np.where(better, ids[i], pool_id[t][sl])
+            best[sl] = np.where(better, win, best[sl])
+        cover_all = np.clip(cover_all, 0, 1)
+        surface = (1 - cover_all)[None] * refl[t] + pool_refl
+        shade = hillshade(world.dem, cond.sun_azimuth, cond.sun_zenith).sample(wx, wy)
+        surface *= (shade * texture)[None]
+        if cond.clouds is not None:
+            cloud_opacity[t] = cond.clouds.sample(wx, wy)
+            shadow[t] = cond.clouds.sample(wx, wy, *cond.shadow_shift)
+            surface *= 1 - shadow[t][None] * (1 - SHADOW_KEEP[:, None, None])
+        haze[t] = cond.haze * cond.haze_field.sample(wx, wy)
+        surface += HAZE[:, None, None] * haze[t][None]
+        alpha = cloud_opacity[t][None]
+        surface = (1 - alpha) * surface + alpha * CLOUD[:, None, None] * (
+            0.92 + 0.08 * coarse_tex[None])
+        gain = 1 + gain_sd * (cond.gain_z + platform_w * cond.platform_z)
+        offset = offset_sd * cond.offset_z
+        surface = surface * gain[:, None, None].astype(np.float32) + offset[:, None, None]
+        noise_rng = np.random.default_rng([world.seed, cond.seed])
+        surface += noise_rng.normal(0, noise_sd, surface.shape).astype(np.float32)
+        np.clip(surface, 0.0001, 1.0, out=surface)
+        if cond.swath_edge is not None:
+            a, b, c = cond.swath_edge
+            nodata[t] = a * wx + b * wy > c
+            surface[:, nodata[t]] = np.nan
+        refl[t] = surface
+    # pools sit on bare ground: rescale the mixed-cover fractions to sum to one
+    total = scl.sum(axis=1, keepdims=True)
+    scl /= np.where(total > 0, total, 1)
+    return Rendered(grid=grid, dates=tuple(world.dates), reflectance=refl,
+                    pool_fraction=pool_fraction, pool_id=pool_id, clearings=clear_map,
+                    cloud_opacity=cloud_opacity, shadow=shadow,
+                    nodata=nodata, scl_fractions=scl, haze=haze)
