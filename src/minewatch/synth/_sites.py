@@ -186,6 +186,7 @@ def build_sites(b: Builder, *, n_sites: int, real_positions: bool, world_crs: st
             geom = _clearing(centre + off[active], margin,
                              [g for g, f in zip(blob_geoms, blob_first, strict=True) if f <= t])
             geom = geom if previous is None else shapely.union(previous, geom)
+            geom = geom.simplify(0.5)
             previous = geom
             covers = np.full(n_dates, 255, np.uint8)
             covers[t] = Cover.BARE

@@ -139,7 +139,8 @@ def _conditions(rng: np.random.Generator, bounds: tuple[float, float, float, flo
         if covers[t] > 0:
             grown = (xmin - abs(dx) - 500, ymin - abs(dy) - 500,
                      xmax + abs(dx) + 500, ymax + abs(dy) + 500)
-            raw = world_field(rng, grown, 25.0, 250.0)
+            size = min(xmax - xmin, ymax - ymin)
+            raw = world_field(rng, grown, 25.0, float(np.clip(size / 10, 60.0, 250.0)))
             v = raw.values
             # the quantile over the scene (not the margin) sets the cover
             core = v[int(abs(dy) + 500) // 25: -(int(abs(dy) + 500) // 25) or None,

@@ -42,9 +42,9 @@ POOL_LABEL_MIN = 0.5
 
 #: Radiometric spread per sensor: (gain sd, offset sd, platform weight, noise sd).
 RADIOMETRY: dict[str, tuple[float, float, float, float]] = {
-    "sentinel2": (0.02, 0.003, 0.5, 0.002),
+    "sentinel2": (0.02, 0.003, 0.5, 0.001),
     "landsat": (0.02, 0.003, 0.5, 0.003),
-    "planetscope": (0.04, 0.006, 1.5, 0.004),
+    "planetscope": (0.04, 0.006, 1.5, 0.002),
     "rgb": (0.05, 0.005, 1.0, 0.004),
 }
 

@@ -60,8 +60,8 @@ _TIME_OF_DAY = {"sentinel2": "04:12:31", "landsat": "03:58:07", "planetscope": "
 _PLANET_SATS = ("2262", "2403", "241e", "1050", "227a")
 
 _GTIFF = dict(driver="GTiff", tiled=True, blockxsize=256, blockysize=256, compress="deflate",
-              predictor=2)
-_COG = dict(driver="COG", blocksize=256, compress="deflate", predictor="yes",
+              zlevel=9, predictor=2)
+_COG = dict(driver="COG", blocksize=256, compress="deflate", level=9, predictor="yes",
             overviews="none", bigtiff="no")
 
 
