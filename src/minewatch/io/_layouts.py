@@ -91,6 +91,7 @@ class Header:
     transform: Any
     width: int
     height: int
+    block_height: int = 1
 
 
 def read_header(href: str, *, require_crs: bool = True) -> Header:
@@ -115,6 +116,7 @@ def read_header(href: str, *, require_crs: bool = True) -> Header:
                 transform=src.transform,
                 width=src.width,
                 height=src.height,
+                block_height=src.block_shapes[0][0],
             )
     except TileReadError:
         raise

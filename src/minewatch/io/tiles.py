@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ __all__ = ["discover_scenes", "open_tile", "read_scene", "resolve_scene"]
 PathArg = str | PathLike[str]
 ChunksArg = int | tuple[int, int] | Mapping[str, int] | bool | str | None
 _DEFAULT_CHUNK = 1024
+#: Threads reading strips of one eager read.
+_THREADS = min(8, os.cpu_count() or 1)
 
 
 # --- recognition -------------------------------------------------------------------------------
@@ -258,12 +261,35 @@ class _Source:
         self.dtype = np.dtype(np.float32) if luts is not None else np.dtype(header.dtype)
         self.shape = (len(indexes), grid.height, grid.width)
         self.ndim = 3
+        self.block_height = header.block_height
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
         rows, cols = key[-2], key[-1]
         r0, r1, _ = rows.indices(self.grid.height)
         c0, c1, _ = cols.indices(self.grid.width)
         return self.read(Window(c0, r0, c1 - c0, r1 - r0))
+
+    def read_all(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Read the whole grid; same-grid files in parallel strips (one handle per thread).
+
+        Each strip is read and converted while it is hot in cache, and GDAL decompresses
+        strips concurrently, so no full-size DN buffer is ever allocated.
+        """
+        height = self.grid.height
+        strips = _strips(height, self.block_height, _THREADS)
+        if self.mode != "same" or len(strips) < 2:
+            return self.read(None, out=out)
+        if out is None:
+            out = np.empty(self.shape, self.dtype)
+        target = out
+
+        def work(rows: tuple[int, int]) -> None:
+            r0, r1 = rows
+            self.read(Window(0, r0, self.grid.width, r1 - r0), out=target[:, r0:r1])
+
+        with ThreadPoolExecutor(max_workers=min(_THREADS, len(strips))) as pool:
+            list(pool.map(work, strips))
+        return out
 
     def read(self, window: Window | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """Read ``window`` of the target grid; convert to reflectance when ``luts`` is set."""
@@ -294,6 +320,15 @@ class _Source:
         for i, lut in enumerate(self.luts):
             _to_reflectance(dn[i], *lut, out=out[i])
         return out
+
+
+def _strips(height: int, block: int, threads: int) -> list[tuple[int, int]]:
+    """Row ranges aligned on the file's block rows, about 4 per thread, at least 256 rows."""
+    if threads < 2:
+        return [(0, height)]
+    step = max(256, -(-height // (4 * threads)))
+    step = -(-step // max(block, 1)) * max(block, 1)
+    return [(r, min(r + step, height)) for r in range(0, height, step)]
 
 
 def _to_reflectance(dn: np.ndarray, scale: float, offset: float, nodata: float | None,
@@ -408,9 +443,9 @@ def read_scene(scene: Scene, chunks: ChunksArg = None, *, mask_clouds: bool = Tr
         data: Any = np.empty((len(roles), grid.height, grid.width), np.float32)
         for positions, src in groups:
             if positions == list(range(positions[0], positions[0] + len(positions))):
-                src.read(out=data[positions[0]:positions[0] + len(positions)])
+                src.read_all(out=data[positions[0]:positions[0] + len(positions)])
             else:
-                data[positions] = src.read()
+                data[positions] = src.read_all()
         if mask_src is not None:
             invalid = invalid_mask(kind, _squeeze_mask(kind, mask_src.read()))
             for i in range(len(roles)):
@@ -458,8 +493,11 @@ def _wrap(data: Any, scene: Scene, grid: _Grid, roles: list[str]) -> xr.DataArra
         attrs["mask_kind"] = scene.mask.kind
     arr = xr.DataArray(data, dims=("band", "y", "x"), coords=coords, attrs=attrs,
                        name="reflectance")
-    arr = arr.rio.write_crs(grid.crs).rio.write_transform(t)
-    return arr.rio.write_nodata(np.nan, encoded=False)
+    # inplace: the default copies the (possibly large, eager) pixel array each time
+    arr.rio.write_crs(grid.crs, inplace=True)
+    arr.rio.write_transform(t, inplace=True)
+    arr.rio.write_nodata(np.nan, encoded=False, inplace=True)
+    return arr
 
 
 def open_tile(
