@@ -545,8 +545,8 @@ def open_tile(
     Examples
     --------
     >>> tile = open_tile("tests/data/real/landsat7_rgb_byte/RGB.byte.tif")
-    >>> tile.dtype, tuple(tile["band"].values), tile.attrs["has_nir"]
-    (dtype('float32'), ('blue', 'green', 'red'), False)
+    >>> tile.dtype, tile["band"].values.tolist(), tile.attrs["has_nir"]
+    (dtype('float32'), ['blue', 'green', 'red'], False)
     """
     scene = resolve_scene(path, sensor=sensor, bands=bands)
     return read_scene(scene, chunks=chunks, mask_clouds=mask_clouds)
