@@ -17,13 +17,11 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import dask.array as da
 import numpy as np
 import pandas as pd
 import rasterio
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
-from dask.base import tokenize
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
@@ -367,7 +365,10 @@ def _env() -> dict[str, Any]:
     return dict(rasterio.env.getenv()) if rasterio.env.hasenv() else {}
 
 
-def _lazy(source: _Source, chunks: tuple[int, int], name: str) -> da.Array:
+def _lazy(source: _Source, chunks: tuple[int, int], name: str) -> Any:
+    import dask.array as da  # imported on first lazy read only (import time matters)
+    from dask.base import tokenize
+
     cy, cx = (min(chunks[0], source.grid.height), min(chunks[1], source.grid.width))
     token = tokenize(source.href, source.indexes, source.luts, source.mode, source.shape,
                      _mtime(source.href), tuple(source.grid.transform), str(source.grid.crs))
@@ -451,6 +452,8 @@ def read_scene(scene: Scene, chunks: ChunksArg = None, *, mask_clouds: bool = Tr
             for i in range(len(roles)):
                 np.copyto(data[i], np.float32(np.nan), where=invalid)
     else:
+        import dask.array as da
+
         parts = [_lazy(src, chunk_yx, f"read-{Path(src.href).stem}") for _, src in groups]
         data = da.concatenate(parts) if len(parts) > 1 else parts[0]
         order = [p for positions, _ in groups for p in positions]
