@@ -153,7 +153,7 @@ def _conditions(rng: np.random.Generator, bounds: tuple[float, float, float, flo
         haze_field = world_field(rng, bounds, 50.0, 800.0)
         haze_field = Field(np.clip(1 + 0.5 * haze_field.values, 0, None), haze_field.x0,
                            haze_field.y0, haze_field.cell)
-        haze = float(rng.uniform(0.0, 0.35))
+        haze = float(rng.uniform(0.25, 0.4) if t == n - 1 else rng.uniform(0.0, 0.2))
         edge = None
         if nodata_edges and n >= 2 and t == 0:
             theta = rng.uniform(np.radians(20), np.radians(70)) + rng.choice([0, np.pi / 2,

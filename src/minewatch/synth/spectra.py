@@ -119,7 +119,7 @@ def pool_spectra() -> np.ndarray:
 
 def greenness(date: pd.Timestamp) -> float:
     """Seasonal greenness 0 (late dry season, March–April) … 1 (monsoon, July–September)."""
-    doy = date.dayofyear
+    doy = date.day_of_year
     return float(0.5 + 0.5 * np.cos(2 * np.pi * (doy - 232) / 365.25))
 
 

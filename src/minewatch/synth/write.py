@@ -27,6 +27,7 @@ tags taken from the scene date, never from the clock, so the same seed gives the
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -135,8 +136,8 @@ def _mean2x2(a: np.ndarray) -> np.ndarray:
     a = np.pad(a.astype(np.float64), [(0, 0)] * (a.ndim - 2) + [(0, ph), (0, pw)],
                constant_values=np.nan)
     blocks = a.reshape(*a.shape[:-2], (h + ph) // 2, 2, (w + pw) // 2, 2)
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
         return np.nanmean(blocks, axis=(-3, -1))
 
 
