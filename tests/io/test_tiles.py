@@ -228,8 +228,10 @@ def _landsat_set(folder: Path, write_tif, skip=()):
 def test_landsat_set_from_folder_file_or_list(tmp_path, write_tif):
     folder, prefix = _landsat_set(tmp_path / "l9", write_tif)
     targets = [folder, folder / f"{prefix}_SR_B5.TIF", folder / f"{prefix}_QA_PIXEL.TIF",
+               str(folder / f"{prefix}_SR_B1.TIF"),
                sorted(folder.glob("*_[SQ][RA]_*.TIF"))]
     scenes = [resolve_scene(t) for t in targets]
+    scenes.append(resolve_scene(folder / f"{prefix}_SR_B2.TIF", sensor="landsat"))
     assert all(s == scenes[0] for s in scenes)
     only_sr = resolve_scene(sorted(folder.glob("*_SR_B*.TIF")))  # a list is taken as given
     assert only_sr.bands == scenes[0].bands and only_sr.mask is None

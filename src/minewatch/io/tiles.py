@@ -35,7 +35,7 @@ from minewatch.errors import (
 from minewatch.io import _layouts as lay
 from minewatch.io._layouts import BandsArg
 from minewatch.io._scene import Scene
-from minewatch.io.sensors import invalid_mask
+from minewatch.io.sensors import get_profile, invalid_mask
 
 __all__ = ["discover_scenes", "open_tile", "read_scene", "resolve_scene"]
 
@@ -124,17 +124,18 @@ def _resolve_one(path: Path, sensor: str | None, bands: BandsArg) -> Scene:
         errors: list[Exception] = []
         scenes, skipped = lay.group_folder(path, lay._listdir(path), sensor, bands, errors)
         return _one_scene(str(path), scenes, skipped, errors)
-    if sensor is None and not bands:
+    profile = get_profile(sensor).name if sensor is not None else None
+    if not bands:
         names = lay._listdir(path.parent)
         # One file of a multi-file product identifies the whole product.
         landsat = lay.landsat_groups(path.parent, [path.name])
-        if landsat:
+        if landsat and profile in (None, "landsat"):
             product = next(iter(landsat))
             group = lay.landsat_groups(path.parent, names).get(product, {})
             if any(b.startswith("SR_B") for b in group):
                 return lay.landsat_scene(product, group, path.parent, bands)
         s2 = lay.s2_band_files(path.parent, [path.name])
-        if s2:
+        if s2 and profile in (None, "sentinel2"):
             prefix = next(iter(s2))
             group = lay.s2_band_files(path.parent, names).get(prefix, {})
             if sum(1 for b in group if lay.SENTINEL2.role(b)) >= 2:
