@@ -35,7 +35,7 @@ def run_demo(archive: Path, out: Path) -> list[Path]:
     print(scenes[["scene_id", "date", "sensor", "resolution_m", "cloud_fraction"]]
           .to_string(index=False))
     aoi_file = archive / "aoi.geojson"
-    aoi = aoi_file if aoi_file.exists() else None
+    aoi = aoi_file if aoi_file.exists() else None  # None: each sensor over its own footprint
     for sensor, group in scenes.groupby("sensor", sort=True):
         stack = load_stack(group, aoi).compute()
         for t in range(stack.sizes["time"]):

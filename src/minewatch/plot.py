@@ -18,11 +18,11 @@ def _extent(da: xr.DataArray) -> tuple[float, float, float, float]:
 
 
 def _new_axes(ax: Axes | None) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
+    if ax is None:
+        import matplotlib.pyplot as plt
 
-    _, ax = plt.subplots(figsize=(6, 6), layout="constrained")
+        _, ax = plt.subplots(figsize=(6, 6), layout="constrained")
+    ax.ticklabel_format(style="plain", useOffset=False)
     return ax
 
 

@@ -180,6 +180,7 @@ def _load_item(scene: Scene) -> pystac.Item:
 
     def _asset(href: str, index: int, nodata: float | None) -> pystac.Asset:
         grid = raster_grid(href)
+        href = _absolute(href)
         if grid.count > 1:
             href = f"vrt://{href}?bands={index}"
         raster_band: dict[str, Any] = {"data_type": grid.dtype}
@@ -222,6 +223,18 @@ def _load_item(scene: Scene) -> pystac.Item:
     for key, asset in assets.items():
         item.add_asset(key, asset)
     return item
+
+
+def _absolute(href: str) -> str:
+    """odc-stac needs absolute hrefs: resolve local paths, also inside ``/vsizip/`` etc."""
+    if "://" in href:
+        return href
+    if href.startswith("/vsi"):
+        prefix, _, rest = href[1:].partition("/")
+        if rest and not rest.startswith("/"):
+            return f"/{prefix}/{Path(rest).absolute()}"
+        return href
+    return str(Path(href).absolute())
 
 
 def _radiometry_key(scene: Scene) -> tuple:

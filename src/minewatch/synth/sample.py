@@ -45,6 +45,7 @@ def make_sample_archive(root: str | PathLike[str], *,
                      dates=S2_DATES, extent_m=(3600.0, 3600.0), origin_lonlat=S2_ORIGIN,
                      real_positions=True, n_sites=40, clouds=(0.0, 0.04, 0.3, 0.0, 0.02)),
     ]
+    write_sample_aoi(root / "aoi.geojson")
     try:
         from minewatch.io.stac import write_catalog
     except ImportError as err:  # pragma: no cover - depends on the ingest stage being present
@@ -52,3 +53,23 @@ def make_sample_archive(root: str | PathLike[str], *,
     else:
         write_catalog(root, title="minewatch sample archive (generated)")
     return archives
+
+
+def write_sample_aoi(path: str | PathLike[str]) -> Path:
+    """Write the sample AOI: the PlanetScope sample's 1.2 km square, in lon/lat (EPSG:4326).
+
+    Both sample sensors cover it, so the demo compares them on the same ground.
+    """
+    import geopandas as gpd
+    from pyproj import Transformer
+    from shapely.geometry import box
+
+    from minewatch.io.write import atomic_path
+
+    x, y = Transformer.from_crs(4326, 32647, always_xy=True).transform(*PS_ORIGIN)
+    square = box(x - 600.0, y - 600.0, x + 600.0, y + 600.0)
+    frame = gpd.GeoDataFrame({"name": ["Pang War sample AOI"]}, geometry=[square], crs=32647)
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        frame.to_crs(4326).to_file(tmp, driver="GeoJSON", layer="aoi")
+    return target
