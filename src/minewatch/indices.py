@@ -49,7 +49,7 @@ def ndvi(reflectance: xr.DataArray) -> xr.DataArray:
     >>> import numpy as np, xarray as xr
     >>> cube = xr.DataArray(np.array([[[0.1]], [[0.5]]], dtype="float32"),
     ...                     dims=("band", "y", "x"), coords={"band": ["red", "nir"]})
-    >>> round(float(ndvi(cube)), 3)
+    >>> round(ndvi(cube).item(), 3)
     0.667
     """
     out = normalized_difference(reflectance, "nir", "red")

@@ -146,8 +146,12 @@ def scan_archive(
     Examples
     --------
     >>> import minewatch
-    >>> scenes = minewatch.scan_archive("sample_tiles")  # doctest: +SKIP
-    >>> scenes[["date", "sensor", "cloud_fraction"]]  # doctest: +SKIP
+    >>> scenes = minewatch.scan_archive("sample_tiles")
+    >>> scenes[["sensor", "resolution_m"]].value_counts().sort_index()
+    sensor       resolution_m
+    planetscope  3.0             4
+    sentinel2    10.0            5
+    Name: count, dtype: int64
     """
     from minewatch.io.tiles import discover_scenes
 

@@ -143,8 +143,9 @@ def item_to_scene(item: pystac.Item) -> Scene:
 
     Examples
     --------
-    >>> import pystac
-    >>> item = pystac.Item.from_file("sample_tiles/catalog.json")  # doctest: +SKIP
+    >>> scene = item_to_scene(read_items("sample_tiles/catalog.json")[0])
+    >>> scene.sensor, scene.roles
+    ('sentinel2', ('blue', 'green', 'red', 'nir', 'swir1', 'swir2'))
     """
     time = _item_time(item)
     sensor = _sensor_of(item)
@@ -373,8 +374,12 @@ def write_catalog(
 
     Examples
     --------
-    >>> write_catalog("sample_tiles")  # doctest: +SKIP
-    PosixPath('sample_tiles/catalog.json')
+    >>> import shutil, tempfile
+    >>> copy = shutil.copytree("sample_tiles/sentinel2_10m", tempfile.mkdtemp() + "/s2")
+    >>> write_catalog(copy).name
+    'catalog.json'
+    >>> len(read_items(f"{copy}/catalog.json"))
+    5
     """
     from minewatch.io.tiles import discover_scenes
 

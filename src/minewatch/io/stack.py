@@ -410,9 +410,14 @@ def load_stack(
     Examples
     --------
     >>> import minewatch
-    >>> scenes = minewatch.scan_archive("sample_tiles")  # doctest: +SKIP
-    >>> stack = minewatch.load_stack(scenes, "sample_tiles/aoi.geojson")  # doctest: +SKIP
-    >>> stack.sel(band="nir").mean(["y", "x"]).compute()  # doctest: +SKIP
+    >>> scenes = minewatch.scan_archive("sample_tiles")
+    >>> s2 = scenes[scenes.sensor == "sentinel2"]
+    >>> stack = minewatch.load_stack(s2, "sample_tiles/aoi.geojson")
+    >>> dict(stack.sizes)
+    {'time': 5, 'band': 6, 'y': 121, 'x': 121}
+    >>> nir = stack.sel(band="nir").mean(["y", "x"]).compute()  # one value per date
+    >>> bool(((nir > 0.1) & (nir < 0.3)).all())
+    True
     """
     scene_list = _as_scenes(scenes)
     if not scene_list:
