@@ -182,3 +182,15 @@ def test_bad_aoi_errors(aoi, message):
 
     with pytest.raises(InputError, match=message):
         read_aoi(aoi)
+
+
+def test_all_nodata_scene_is_skipped_with_a_warning(tmp_path, write_tif):
+    good = _tile(tmp_path, write_tif, epsg=32647, lon=98.3, date=pd.Timestamp("2021-01-01"),
+                 red=0.2, nir=0.3)
+    blank = _tile(tmp_path, write_tif, epsg=32647, lon=98.3, date=pd.Timestamp("2021-02-01"),
+                  red=0.2, nir=0.3, nodata_rows=300)  # every DN is 0 = nodata
+    with dask.config.set(scheduler="synchronous"), pytest.warns(EmptySceneWarning,
+                                                                match=blank.id):
+        stack = load_stack([good, blank])
+    assert list(stack["scene_id"].values) == [good.id]
+    assert stack.attrs["skipped_empty"] == [f"{blank.id} (2021-02-01)"]

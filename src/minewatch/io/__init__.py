@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from minewatch.io._scene import BandSource, MaskSource, Scene
 from minewatch.io.archive import scan_archive
-from minewatch.io.stack import load_stack
-from minewatch.io.tiles import open_tile, resolve_scene
+from minewatch.io.stac import item_to_scene, scene_to_item, write_catalog
+from minewatch.io.stack import load_stack, read_aoi
+from minewatch.io.tiles import discover_scenes, open_tile, read_scene, resolve_scene
 
 __all__ = [
+    # scene records
     "BandSource",
     "MaskSource",
     "Scene",
-    "load_stack",
+    # one scene
     "open_tile",
+    "read_scene",
     "resolve_scene",
+    # archives
+    "discover_scenes",
     "scan_archive",
+    # STAC
+    "item_to_scene",
+    "scene_to_item",
+    "write_catalog",
+    # stacks
+    "load_stack",
+    "read_aoi",
 ]

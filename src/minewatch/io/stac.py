@@ -335,7 +335,8 @@ def scene_to_item(scene: Scene) -> pystac.Item:
         properties.setdefault("constellation", "landsat")
     elif scene.sensor == "planetscope":
         properties.setdefault("constellation", "planetscope")
-    assert item_geom is not None  # a Scene always has a band
+    if item_geom is None:
+        raise BandError(f"{scene.id}: the scene has no band; nothing to describe.")
     item = pystac.Item(
         id=scene.id,
         geometry=shapely.geometry.mapping(item_geom),

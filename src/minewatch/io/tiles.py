@@ -367,6 +367,9 @@ def _env() -> dict[str, Any]:
 
 
 def _lazy(source: _Source, chunks: tuple[int, int], name: str) -> Any:
+    # Why not rioxarray.open_rasterio(chunks=...): its tasks raise raw RasterioIOError on a
+    # truncated file and cannot convert DN to reflectance inside the read; this reader raises
+    # TileReadError naming the file at compute time and carries the caller's GDAL env per task.
     import dask.array as da  # imported on first lazy read only (import time matters)
     from dask.base import tokenize
 
