@@ -21,7 +21,9 @@ import shapely
 
 from minewatch.errors import BandError, DateError, InputError
 from minewatch.io._grid import raster_grid
-from minewatch.io._scene import BandSource, MaskSource, Scene, role_sort_key
+from minewatch.io._layouts import s2_offset
+from minewatch.io._scene import ROLE_ORDER, BandSource, MaskSource, Scene, role_sort_key
+from minewatch.io.sensors import PROFILES, SENTINEL2
 
 __all__ = ["item_to_scene", "read_items", "scene_to_item", "write_catalog"]
 
@@ -43,39 +45,20 @@ COMMON_NAME_ROLES: dict[str, str] = {
 }
 _ROLE_COMMON_NAMES = {v: k for k, v in COMMON_NAME_ROLES.items()}
 
-#: Asset keys that name a band without ``eo:bands`` (Earth Search v0/v1, Planetary Computer).
+#: Asset keys that name a band without ``eo:bands`` (Earth Search v0/v1, Planetary Computer):
+#: Sentinel-2 band names (from the sensor profile), role names and STAC common names.
 _KEY_ROLES: dict[str, str] = {
-    "B01": "coastal",
-    "B02": "blue",
-    "B03": "green",
-    "B04": "red",
-    "B05": "rededge1",
-    "B06": "rededge2",
-    "B07": "rededge3",
-    "B08": "nir",
-    "B8A": "nir08",
-    "B11": "swir1",
-    "B12": "swir2",
-    "coastal": "coastal",
-    "blue": "blue",
-    "green": "green",
-    "red": "red",
-    "rededge1": "rededge1",
-    "rededge2": "rededge2",
-    "rededge3": "rededge3",
-    "nir": "nir",
-    "nir08": "nir08",
-    "swir16": "swir1",
-    "swir22": "swir2",
+    **SENTINEL2.bands,
+    **{role: role for role in ROLE_ORDER},
+    **COMMON_NAME_ROLES,
 }
 _MASK_KEYS = {"scl": "scl", "qa_pixel": "qa_pixel", "udm2": "udm2", "ortho_udm2": "udm2"}
 #: Assets that are never spectral bands even when they carry eo:bands.
 _SKIP_KEYS = {"visual", "tci", "overview", "preview", "thumbnail", "rendered_preview", "aot", "wvp"}
 
 # Sensor defaults for DN → reflectance when an item carries no usable raster:bands scale.
-_DEFAULT_SCALE = {"sentinel2": 1e-4, "landsat": 2.75e-5, "planetscope": 1e-4}
-_DEFAULT_OFFSET = {"landsat": -0.2}
-_S2_OFFSET_DATE = pd.Timestamp("2022-01-25")
+_DEFAULT_SCALE = {name: PROFILES[name].scale for name in ("sentinel2", "landsat", "planetscope")}
+_DEFAULT_OFFSET = {name: PROFILES[name].offset for name in _DEFAULT_SCALE}
 
 
 def _sensor_of(item: pystac.Item) -> str:
@@ -102,12 +85,7 @@ def _s2_offset(item: pystac.Item, time: pd.Timestamp) -> float:
         found = re.search(r"_N(\d{2})(\d{2})", granule)
         if found:
             baseline = f"{found.group(1)}.{found.group(2)}"
-    if baseline is not None:
-        try:
-            return -0.1 if float(baseline) >= 4.0 else 0.0
-        except ValueError:
-            pass
-    return -0.1 if time >= _S2_OFFSET_DATE else 0.0
+    return s2_offset(baseline=baseline, time=time)[0]
 
 
 def _item_time(item: pystac.Item) -> pd.Timestamp:
