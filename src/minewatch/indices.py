@@ -1,8 +1,26 @@
 """Spectral indices: pure, NaN-safe functions over numpy- or dask-backed xarray.
 
 Each takes a reflectance cube with a ``band`` coordinate of roles (as returned by
-:func:`minewatch.open_tile` / :func:`minewatch.load_stack`) and returns a DataArray without
-the ``band`` dimension, CRS kept.
+:func:`minewatch.open_tile` / :func:`minewatch.load_stack`; extra leading dims such as
+``time`` are fine) and returns a float32 DataArray without the ``band`` dimension, CRS kept,
+NaN as nodata. Nothing computes: dask inputs give dask outputs.
+
+=================  =========================================  ==============================
+index              formula                                    needs
+=================  =========================================  ==============================
+``ndvi``           (nir − red) / (nir + red)                  red, nir
+``ndwi``           (green − nir) / (green + nir)  (McFeeters)  green, nir
+``mndwi``          (green − swir1) / (green + swir1)  (Xu)     green, swir1
+``bare_soil``      ((swir1 + red) − (nir + blue)) /           blue, red, nir, swir1
+                   ((swir1 + red) + (nir + blue))  (BSI)
+``brightness``     mean of red, green, blue                   red, green, blue
+``hue``            HSV hue of RGB, 0–1 (0 red, 1/3 green,     red, green, blue
+                   2/3 blue)
+``saturation``     HSV saturation of RGB, 0–1                 red, green, blue
+``blueness``       (blue − red) / (blue + red)                red, blue
+=================  =========================================  ==============================
+
+The RGB measures work on 3-band imagery with no NIR (plain high-resolution RGB).
 """
 
 from __future__ import annotations
@@ -13,7 +31,42 @@ import xarray as xr
 
 from minewatch.errors import BandError
 
-__all__ = ["ndvi", "normalized_difference"]
+__all__ = [
+    "bare_soil",
+    "blueness",
+    "brightness",
+    "hue",
+    "mndwi",
+    "ndvi",
+    "ndwi",
+    "normalized_difference",
+    "saturation",
+]
+
+
+def _bands(reflectance: xr.DataArray, *roles: str, index: str) -> list[xr.DataArray]:
+    """The requested band roles (band dim dropped), or a BandError naming what is there."""
+    there = [str(v) for v in reflectance["band"].values]
+    missing = [r for r in roles if r not in there]
+    if missing:
+        hint = ""
+        if "nir" in missing or "swir1" in missing:
+            hint = (" RGB-only imagery has no NIR/SWIR: use the RGB measures (brightness, hue, "
+                    "saturation, blueness) instead.")
+        raise BandError(
+            f"{index} needs band(s) {missing} but the image has {there}.{hint}"
+        )
+    return [reflectance.sel(band=r).drop_vars("band", errors="ignore") for r in roles]
+
+
+def _finish(out: xr.DataArray, like: xr.DataArray, name: str) -> xr.DataArray:
+    """float32, name, CRS and NaN nodata re-set (xarray arithmetic drops attrs)."""
+    out = out.astype(np.float32)
+    out.name = name
+    out.attrs = {"long_name": name, "units": "1"}
+    if like.rio.crs is not None:
+        out = out.rio.write_crs(like.rio.crs)
+    return out.rio.write_nodata(np.nan, encoded=False)
 
 
 def normalized_difference(reflectance: xr.DataArray, a: str, b: str) -> xr.DataArray:
@@ -24,21 +77,9 @@ def normalized_difference(reflectance: xr.DataArray, a: str, b: str) -> xr.DataA
     BandError
         ``a`` or ``b`` is not a band of ``reflectance``; the message lists the bands there are.
     """
-    bands = [str(v) for v in reflectance["band"].values]
-    missing = [r for r in (a, b) if r not in bands]
-    if missing:
-        raise BandError(
-            f"The index needs band(s) {missing} but the image has {bands}"
-            + (" (RGB-only imagery has no NIR: use RGB measures instead)." if "nir" in missing
-               else ".")
-        )
-    first, second = reflectance.sel(band=a), reflectance.sel(band=b)
+    first, second = _bands(reflectance, a, b, index=f"normalized difference of {a}, {b}")
     total = first + second
-    out = ((first - second) / total.where(total != 0)).astype(np.float32)
-    out = out.drop_vars("band", errors="ignore")
-    if reflectance.rio.crs is not None:
-        out = out.rio.write_crs(reflectance.rio.crs)
-    return out.rio.write_nodata(np.nan, encoded=False)
+    return _finish((first - second) / total.where(total != 0), reflectance, f"nd_{a}_{b}")
 
 
 def ndvi(reflectance: xr.DataArray) -> xr.DataArray:
@@ -52,6 +93,97 @@ def ndvi(reflectance: xr.DataArray) -> xr.DataArray:
     >>> round(ndvi(cube).item(), 3)
     0.667
     """
-    out = normalized_difference(reflectance, "nir", "red")
-    out.name = "ndvi"
-    return out
+    _bands(reflectance, "red", "nir", index="NDVI")
+    return _finish(normalized_difference(reflectance, "nir", "red"), reflectance, "ndvi")
+
+
+def ndwi(reflectance: xr.DataArray) -> xr.DataArray:
+    """Normalized difference water index (McFeeters), (green − nir) / (green + nir), −1…1.
+
+    Open water and turquoise leachate are > 0; vegetation is < 0.
+    """
+    _bands(reflectance, "green", "nir", index="NDWI")
+    return _finish(normalized_difference(reflectance, "green", "nir"), reflectance, "ndwi")
+
+
+def mndwi(reflectance: xr.DataArray) -> xr.DataArray:
+    """Modified NDWI (Xu), (green − swir1) / (green + swir1), −1…1; separates water from
+    bright built-up and cloud (bright in SWIR)."""
+    _bands(reflectance, "green", "swir1", index="MNDWI")
+    return _finish(normalized_difference(reflectance, "green", "swir1"), reflectance, "mndwi")
+
+
+def bare_soil(reflectance: xr.DataArray) -> xr.DataArray:
+    """Bare soil index, ((swir1 + red) − (nir + blue)) / ((swir1 + red) + (nir + blue)), −1…1.
+
+    High on cleared laterite, low under canopy.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> soil = xr.DataArray(np.array([0.08, 0.2, 0.25, 0.35], "float32")[:, None, None],
+    ...                     dims=("band", "y", "x"),
+    ...                     coords={"band": ["blue", "red", "nir", "swir1"]})
+    >>> round(bare_soil(soil).item(), 3)
+    0.25
+    """
+    blue, red, nir, swir1 = _bands(reflectance, "blue", "red", "nir", "swir1", index="BSI")
+    bright, dark = swir1 + red, nir + blue
+    total = bright + dark
+    return _finish((bright - dark) / total.where(total != 0), reflectance, "bare_soil")
+
+
+def brightness(reflectance: xr.DataArray) -> xr.DataArray:
+    """Mean visible reflectance (red + green + blue) / 3, 0–1."""
+    red, green, blue = _bands(reflectance, "red", "green", "blue", index="brightness")
+    return _finish((red + green + blue) / 3, reflectance, "brightness")
+
+
+def _rgb_max_min(reflectance: xr.DataArray, index: str):
+    red, green, blue = _bands(reflectance, "red", "green", "blue", index=index)
+    high = np.maximum(np.maximum(red, green), blue)
+    low = np.minimum(np.minimum(red, green), blue)
+    return red, green, blue, high, low
+
+
+def saturation(reflectance: xr.DataArray) -> xr.DataArray:
+    """HSV saturation (max − min) / max of red, green, blue, 0–1 (0 for grey and black)."""
+    *_, high, low = _rgb_max_min(reflectance, "saturation")
+    return _finish(((high - low) / high.where(high > 0)).fillna(0).where(high.notnull()),
+                   reflectance, "saturation")
+
+
+def hue(reflectance: xr.DataArray) -> xr.DataArray:
+    """HSV hue of red, green, blue in 0–1 (0 red, 1/3 green, 1/2 cyan, 2/3 blue); NaN on grey.
+
+    Turquoise leachate sits near 0.5, blue liners and tarps near 0.6, laterite near 0.05.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> turquoise = xr.DataArray(np.array([0.05, 0.2, 0.2], "float32")[:, None, None],
+    ...                          dims=("band", "y", "x"),
+    ...                          coords={"band": ["red", "green", "blue"]})
+    >>> round(hue(turquoise).item(), 3)
+    0.5
+    """
+    red, green, blue, high, low = _rgb_max_min(reflectance, "hue")
+    span = (high - low).where(high > low)
+    # The piecewise HSV formula (as in skimage.color.rgb2hsv), written with xarray so that it
+    # stays lazy on dask and keeps coordinates; skimage's version needs an (..., 3) ndarray.
+    h_red = ((green - blue) / span) % 6
+    h_green = (blue - red) / span + 2
+    h_blue = (red - green) / span + 4
+    h = xr.where(high == red, h_red, xr.where(high == green, h_green, h_blue))
+    return _finish((h / 6).where(span.notnull()), reflectance, "hue")
+
+
+def blueness(reflectance: xr.DataArray) -> xr.DataArray:
+    """Blue against red, (blue − red) / (blue + red), −1…1.
+
+    ≈ 0.4 on blue liners, tarps and turquoise leachate; ≈ 0 on canopy, grey roofs and milky
+    water; < 0 on laterite soil. Works on RGB-only imagery.
+    """
+    red, blue = _bands(reflectance, "red", "blue", index="blueness")
+    total = blue + red
+    return _finish((blue - red) / total.where(total != 0), reflectance, "blueness")
