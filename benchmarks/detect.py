@@ -1,0 +1,133 @@
+"""Detection speed: full Sentinel-2-size tile, reflectance → pool and clearing polygons.
+
+Builds (once, cached) a 10980 × 10980 px, 6-band (B02 B03 B04 B08 B11 B12) uint16 tile per
+date from a generated 1098² px scene (``minewatch.synth``, seed 7) repeated 10 × 10, so its
+content (forest, clearings, pools, rivers, roofs, clouds) is realistic and its size is real.
+Then, each in a fresh child process (own peak memory), timed after imports:
+
+(a) a plain rasterio read of all bands of the last date (the baseline),
+(b) ``detect_pools`` on the last date read with ``open_tile`` (chunked),
+(c) ``detect_clearings`` on the 6-date ``load_stack`` (chunked).
+
+Targets (issue 4): detection ≤ 3 × (a), peak memory ≤ 4 GB.
+
+    python benchmarks/detect.py               # full size (first run writes ~6 × 0.9 GB)
+    python benchmarks/detect.py --repeat 4    # smaller: a 4 × 4 mosaic of the scene
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATES = ("2020-02-14", "2020-12-10", "2021-02-20", "2022-01-05", "2023-02-01", "2024-02-10")
+BASE = 1098
+NAMES = ("B02", "B03", "B04", "B08", "B11", "B12")
+
+
+def build(folder: Path, repeat: int) -> list[Path]:
+    """Write one multi-band Sentinel-2-style GeoTIFF per date (cached)."""
+    import rasterio
+    from rasterio.windows import Window
+
+    from minewatch.synth import generate_scenes, s2_dn
+
+    paths = [folder / f"S2B_47RMJ_{d.replace('-', '')}_L2A_stack.tif" for d in DATES]
+    if all(p.exists() for p in paths):
+        return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    scenes = generate_scenes(seed=7, resolution_m=10.0, shape=(BASE, BASE), dates=DATES)
+    refl = scenes.reflectance
+    transform = refl.rio.transform()
+    size = BASE * repeat
+    for t, path in enumerate(paths):
+        date = refl["time"].values[t]
+        dn = np.asarray(s2_dn(refl.isel(time=t).values, date))
+        profile = dict(driver="GTiff", width=size, height=size, count=len(NAMES),
+                       dtype="uint16", crs=refl.rio.crs, transform=transform, nodata=0,
+                       tiled=True, blockxsize=512, blockysize=512, compress="deflate",
+                       BIGTIFF="IF_SAFER", num_threads="ALL_CPUS")
+        tmp = path.with_suffix(".tmp.tif")
+        with rasterio.open(tmp, "w", **profile) as dst:
+            for i, name in enumerate(NAMES, start=1):
+                dst.set_band_description(i, name)
+            day = str(np.datetime_as_string(date, unit="D"))
+            dst.update_tags(ACQUISITION_DATE=day)
+            for row in range(repeat):
+                block = np.tile(dn, (1, 1, repeat))
+                dst.write(block, window=Window(0, row * BASE, size, BASE))
+        tmp.replace(path)
+    return paths
+
+
+def _child(part: str, paths: list[Path]) -> dict:
+    import rasterio
+
+    import minewatch
+    from minewatch.detect import detect_clearings, detect_pools
+
+    t0 = time.perf_counter()
+    if part == "read":
+        with rasterio.open(paths[-1]) as src:
+            data = src.read()
+        count = int(data[0, ::101, ::101].sum() > 0)
+    elif part == "pools":
+        scene = minewatch.open_tile(paths[-1], chunks=2048)
+        count = len(detect_pools(scene))
+    elif part == "clearings":
+        stack = minewatch.load_stack(paths, chunks=2048, skip_empty=False)
+        count = len(detect_clearings(stack))
+    else:
+        raise SystemExit(f"unknown part {part}")
+    seconds = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "peak_mb": peak_mb, "objects": count}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=10, help="mosaic factor (10 → 10980 px)")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "mw-bench")
+    parser.add_argument("--part", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    folder = args.workdir / f"detect_{args.repeat}"
+    if args.part:
+        paths = sorted(folder.glob("*_stack.tif"))
+        print(json.dumps(_child(args.part, paths)))
+        return
+    print(f"building {len(DATES)} dates of {BASE * args.repeat}² px in {folder} (cached) ...",
+          flush=True)
+    build(folder, args.repeat)
+
+    def run(part: str) -> dict:
+        out = subprocess.run(
+            [sys.executable, __file__, "--repeat", str(args.repeat), "--workdir",
+             str(args.workdir), "--part", part], check=True, capture_output=True, text=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    run("read")  # warm the page cache
+    a, p, c = run("read"), run("pools"), run("clearings")
+    size = BASE * args.repeat
+    mpx = size * size / 1e6
+    print(f"\nDetection benchmark: {size} x {size} px ({mpx:.0f} MP), {len(NAMES)} bands, "
+          f"{len(DATES)} dates, {os.cpu_count()} cores")
+    print(f"{'step':<46}{'seconds':>9}{'MP/s':>8}{'ratio':>8}{'peak MB':>9}{'objects':>9}")
+    for name, r in (("(a) rasterio read, last date [baseline]", a),
+                    ("(b) detect_pools, last date", p),
+                    (f"(c) detect_clearings, {len(DATES)}-date stack", c)):
+        print(f"{name:<46}{r['seconds']:>9.2f}{mpx / r['seconds']:>8.1f}"
+              f"{r['seconds'] / a['seconds']:>8.2f}{r['peak_mb']:>9.0f}{r['objects']:>9}")
+    print("\ntargets: ratio <= 3, peak memory <= 4096 MB")
+
+
+if __name__ == "__main__":
+    main()
