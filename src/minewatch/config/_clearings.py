@@ -1,27 +1,149 @@
-"""Thresholds of clearing detection (``minewatch.detect.clearings``), with per-sensor presets."""
+"""Thresholds of clearing detection (``minewatch.detect.clearings``), with per-sensor presets.
+
+Every number the clearing detector uses is a field here, with its unit. "Vegetation index" is
+NDVI (−1…1) when the image has NIR, else (``method="rgb"``) the green–red index
+GRVI = (green − red) / (green + red). "Bare index" is the bare soil index BSI (−1…1) when the
+image has SWIR, else the redness (red − green) / (red + green) of laterite. The presets were
+tuned on generated scenes (``minewatch.synth`` seeds 0–9) by
+``benchmarks/accuracy_clearings.py``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from minewatch.config._base import check_fields, setting
 
 
 @dataclass(frozen=True)
 class ClearingConfig:
-    """Every threshold of clearing detection. Units in the names (m, m², ha, NDVI units)."""
+    """Every threshold of clearing detection. Units in the names and docstrings.
 
-    min_area_m2: float = setting(2000.0, low=0.0, doc="minimum mapping unit (m²)")
+    Examples
+    --------
+    >>> ClearingConfig().min_area_m2
+    2500.0
+    >>> ClearingConfig(min_ndvi_drop=2.5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    minewatch.errors.ConfigError: ClearingConfig.min_ndvi_drop = 2.5 is out of range: ...
+    """
+
+    method: str = setting("auto", choices=("auto", "multispectral", "rgb"),
+                          doc="bands used: multispectral needs NIR; rgb needs R, G, B only")
+    """``multispectral``: NDVI and BSI (or redness without SWIR); ``rgb``: GRVI and redness
+    from red, green, blue only (weaker, see docs/detection.md); ``auto``: multispectral when
+    the image has NIR, else a ``BandError`` (RGB must be asked for explicitly)."""
+    baseline_veg_quantile: float = setting(0.9, low=0.0, high=1.0,
+                                           doc="quantile of earlier vegetation index (0–1)")
+    """Quantile (0–1) over the earlier clear dates of a pixel's vegetation index that is its
+    baseline; high, so "vegetated on most earlier dates" counts as vegetated."""
+    baseline_bare_quantile: float = setting(0.1, low=0.0, high=1.0,
+                                            doc="quantile of earlier bare index (0–1)")
+    """Quantile (0–1) over the earlier clear dates of a pixel's bare index that is its
+    baseline; low, the matching "least bare" value."""
+    min_baseline_obs: int = setting(1, low=1, high=100,
+                                    doc="clear earlier dates a pixel needs (count)")
+    """Clear earlier observations a pixel needs to have a baseline; fewer → no detection."""
+    normalize_dates: bool = setting(True, doc="shift each date by its stable-forest median")
+    """Subtract, per date, the scene-wide median change of the vegetation and bare index over
+    stable vegetation (pixels with vegetation index ≥ ``veg_min``), so season, haze and
+    calibration differences between dates do not look like clearing."""
+    normalization_stride_px: int = setting(4, low=1, high=64,
+                                           doc="subsampling step of the date medians (px)")
+    """Every n-th row and column is used for the per-date medians (speed on big tiles)."""
+    veg_min: float = setting(0.5, low=-1.0, high=1.0,
+                             doc="vegetation index of vegetated land (index units)")
+    """Baseline vegetation index (NDVI, or GRVI for ``rgb``) from which land was vegetated;
+    also the stable-vegetation threshold of the date normalisation."""
+    min_ndvi_drop: float = setting(0.3, low=0.0, high=2.0,
+                                   doc="vegetation index drop from the baseline (index units)")
+    """Drop of the (normalised) vegetation index from the baseline that counts as clearing."""
+    min_bare_rise: float = setting(0.15, low=0.0, high=2.0,
+                                   doc="bare index rise from the baseline (index units)")
+    """Rise of the (normalised) bare index from the baseline that counts as clearing."""
+    bare_veg_max: float = setting(0.25, low=-1.0, high=1.0,
+                                  doc="vegetation index of bare land (index units)")
+    """Vegetation index at or below which a pixel is bare now."""
+    bare_min: float = setting(0.12, low=-1.0, high=1.0,
+                              doc="bare index of bare land (index units)")
+    """Bare index (BSI, or redness without SWIR) at or above which a pixel is bare now."""
+    include_established: bool = setting(True, doc="keep land bare in the baseline too")
+    """Also map land that is bare now *and* already bare on the earlier dates (cleared before
+    the series began); their ``first_seen`` is the first clear date (i.e. "on or before")."""
+    opening_radius_m: float = setting(10.0, low=0.0, high=500.0,
+                                      doc="radius of the binary opening (m)")
+    """Radius (m) of a binary opening that removes roads and thin edges (0 = none)."""
+    closing_radius_m: float = setting(10.0, low=0.0, high=500.0,
+                                      doc="radius of the binary closing (m)")
+    """Radius (m) of a binary closing that joins a clearing across its pools (0 = none)."""
+    max_hole_area_m2: float = setting(3000.0, low=0.0, doc="holes filled up to (m²)")
+    """Holes inside a clearing up to this area (m²) are filled: pools, huts, spoil heaps."""
+    min_area_m2: float = setting(2500.0, low=0.0, doc="minimum mapping unit (m²)")
     """Minimum mapping unit (m²): smaller changes are not clearings."""
+    pool_water_min: float = setting(-0.1, low=-1.0, high=1.0,
+                                    doc="water index of a pool-like pixel (index units)")
+    """NDWI (or blueness (blue − red)/(blue + red) for ``rgb``) above which a pixel inside a
+    clearing is pool-like."""
+    pool_edge_margin_m: float = setting(10.0, low=0.0, high=200.0,
+                                        doc="pool-like pixels this far inside count (m)")
+    """Pool-like pixels count only this far (m) inside the clearing, so river water along a
+    sand bar's edge is not a pool."""
+    min_pool_area_m2: float = setting(100.0, low=0.0, doc="pool-like area of a mine (m²)")
+    """Pool-like area (m²) inside a clearing that is evidence of leaching pools."""
+    pool_buffer_m: float = setting(10.0, low=0.0, high=1000.0,
+                                   doc="distance of a given pool to its clearing (m)")
+    """With ``pools=`` given, a pool within this distance (m) of a clearing belongs to it."""
+    swidden_veg_min: float = setting(0.3, low=-1.0, high=1.0,
+                                     doc="mean vegetation index of a cropped field")
+    """A changed object without pools whose mean vegetation index now is at least this is a
+    swidden field (cropped or regrowing, not bare)."""
+    burnt_nir_max: float = setting(0.14, low=0.0, high=1.0,
+                                   doc="mean NIR reflectance of a burnt field (0–1)")
+    """A changed object without pools whose mean NIR reflectance (0–1) is at most this is a
+    burnt swidden field (laterite keeps NIR ≈ 0.28). Brightness (mean of R, G, B) is used
+    for ``rgb``, with this value halved."""
+    recovery_veg_gain: float = setting(0.25, low=0.0, high=2.0,
+                                       doc="vegetation index regained on a later date")
+    """A pixel regrows when on a later clear date its vegetation index is this much above the
+    reported date's."""
+    swidden_recovered_fraction: float = setting(0.5, low=0.0, high=1.0,
+                                                doc="share of pixels regrowing (0–1)")
+    """An object without pools where at least this share of pixels regrows later is swidden."""
+    landslide_min_elongation: float = setting(1.8, low=1.0, high=100.0,
+                                              doc="long/short side of a landslide scar")
+    """A bare object without pools at least this elongated (long/short side of the minimum
+    rotated rectangle) is a landslide scar."""
+    established_max_changed: float = setting(0.25, low=0.0, high=1.0,
+                                             doc="changed share below which land was bare")
+    """An object without pools of which less than this share (0–1) changed against the
+    baseline (the rest was bare already: dry grass, sand bars, old scars) is ``unknown``."""
+    unknown_without_pools: bool = setting(False,
+                                          doc="compact bare objects without pools → unknown")
+    """``False``: compact, bare, non-swidden objects without pool evidence are ``mining``
+    (pools drain, fill with brown water or are too small to resolve); ``True``: ``unknown``."""
+    first_seen_min_fraction: float = setting(0.1, low=0.0, high=1.0,
+                                             doc="share of a clearing bare at first_seen")
+    """``first_seen`` of an object is the first date at which at least this share (0–1) of
+    its pixels was already cleared."""
 
     def __post_init__(self) -> None:
         check_fields(self)
 
 
-#: Presets per sensor/resolution (filled in by the clearing detector's tuning).
+_BASE = ClearingConfig()
+
+#: Presets per sensor/resolution, tuned on synth seeds 0–9 (benchmarks/accuracy_clearings.py).
 CLEARING_PRESETS: dict[str, ClearingConfig] = {
-    "sentinel2": ClearingConfig(),
-    "landsat": ClearingConfig(),
-    "planetscope": ClearingConfig(),
-    "rgb_highres": ClearingConfig(),
+    "sentinel2": _BASE,
+    "landsat": replace(_BASE, opening_radius_m=0.0, closing_radius_m=30.0, min_area_m2=3600.0,
+                       pool_edge_margin_m=0.0, min_pool_area_m2=900.0, pool_buffer_m=30.0,
+                       max_hole_area_m2=5000.0),
+    "planetscope": replace(_BASE, opening_radius_m=6.0, closing_radius_m=6.0,
+                           pool_edge_margin_m=6.0, min_pool_area_m2=30.0, pool_buffer_m=6.0),
+    "rgb_highres": replace(_BASE, method="rgb", veg_min=0.1, min_ndvi_drop=0.2,
+                           min_bare_rise=0.2, bare_veg_max=-0.1, bare_min=0.1,
+                           swidden_veg_min=0.0, opening_radius_m=3.0, closing_radius_m=3.0,
+                           pool_water_min=0.1, pool_edge_margin_m=3.0, min_pool_area_m2=10.0,
+                           pool_buffer_m=3.0, recovery_veg_gain=0.15),
 }

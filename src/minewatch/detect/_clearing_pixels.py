@@ -1,0 +1,334 @@
+"""Pixel layer of clearing detection: indices, date normalisation, baseline, change rules,
+morphological cleaning. Private; the public functions live in :mod:`minewatch.detect.clearings`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import ndimage
+
+from minewatch.config import ClearingConfig, DetectionConfig
+from minewatch.config._clearings import CLEARING_PRESETS
+from minewatch.errors import BandError, ConfigError, InputError
+from minewatch.indices import bare_soil, blueness, brightness, ndvi, ndwi, normalized_difference
+
+#: Preset names by the pixel size (m) they suit, finest first.
+_PRESET_BY_RESOLUTION = ((1.5, "rgb_highres"), (6.0, "planetscope"), (20.0, "sentinel2"),
+                         (math.inf, "landsat"))
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------------
+
+def check_stack(stack: Any, where: str) -> xr.DataArray:
+    """A (time, band, y, x) DataArray with ≥ 2 dates, or an InputError saying what to pass."""
+    if not isinstance(stack, xr.DataArray):
+        raise InputError(f"{where}: stack must be an xarray DataArray (time, band, y, x) as "
+                         f"returned by minewatch.load_stack, got {type(stack).__name__}.")
+    missing = [d for d in ("time", "band", "y", "x") if d not in stack.dims]
+    if missing or stack.ndim != 4:
+        raise InputError(f"{where}: stack has dims {stack.dims}; expected (time, band, y, x) "
+                         "as returned by minewatch.load_stack.")
+    if stack.sizes["time"] < 2:
+        when = (str(pd.Timestamp(stack["time"].values[0]).date()) if stack.sizes["time"]
+                else "no date")
+        raise InputError(
+            f"{where}: the stack has {stack.sizes['time']} date(s) ({when}); clearing "
+            "detection compares a date with a baseline of earlier dates, so it needs at least "
+            "two dates. Load more scenes of the area (minewatch.load_stack).")
+    return stack.transpose("time", "band", "y", "x")
+
+
+def resolution_m(stack: xr.DataArray) -> float:
+    """Pixel size (m) from the x coordinate (or the transform)."""
+    x = stack["x"].values
+    if x.size > 1:
+        return float(abs(x[1] - x[0]))
+    return float(abs(stack.rio.transform().a))
+
+
+def resolve_config(config: Any, stack: xr.DataArray) -> ClearingConfig:
+    """ClearingConfig from None (preset by pixel size and bands), a DetectionConfig or itself."""
+    if config is None:
+        res = resolution_m(stack)
+        name = next(n for limit, n in _PRESET_BY_RESOLUTION if res <= limit)
+        if "nir" not in stack["band"].values:
+            name = "rgb_highres"
+        return CLEARING_PRESETS[name]
+    if isinstance(config, DetectionConfig):
+        return config.clearings
+    if isinstance(config, ClearingConfig):
+        return config
+    raise ConfigError(f"config must be a ClearingConfig, a DetectionConfig or None, got "
+                      f"{type(config).__name__}.")
+
+
+def date_index(stack: xr.DataArray, date: Any, where: str) -> int:
+    """Index along ``time`` of ``date`` (None → the last); InputError naming the dates."""
+    times = pd.DatetimeIndex(stack["time"].values)
+    if date is None:
+        return len(times) - 1
+    if isinstance(date, int | np.integer) and not isinstance(date, bool):
+        if not -len(times) <= int(date) < len(times):
+            raise InputError(f"{where}: date index {date} is outside the stack's "
+                             f"{len(times)} dates.")
+        return int(date) % len(times)
+    try:
+        stamp = pd.Timestamp(date)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"{where}: date {date!r} is not a date; use 'YYYY-MM-DD'.") from err
+    hits = np.flatnonzero(times.normalize() == stamp.normalize())
+    if hits.size == 0:
+        listed = ", ".join(str(t.date()) for t in times)
+        raise InputError(f"{where}: date {stamp.date()} is not in the stack; its dates are "
+                         f"{listed}.")
+    return int(hits[0])
+
+
+# --------------------------------------------------------------------------------------------
+# indices
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Indices:
+    """Per-date index cubes (time, y, x), normalised between dates where the config says."""
+
+    veg: xr.DataArray
+    """Vegetation index: NDVI, or GRVI (green − red)/(green + red) for ``rgb``."""
+    bare: xr.DataArray
+    """Bare index: BSI, or redness (red − green)/(red + green) without SWIR."""
+    water: xr.DataArray
+    """Water index of pools: NDWI, or blueness for ``rgb``."""
+    dark: xr.DataArray
+    """NIR reflectance (0–1), or brightness for ``rgb`` (burnt fields are dark)."""
+    veg_raw: xr.DataArray
+    """Vegetation index before normalisation (reported)."""
+    bare_raw: xr.DataArray
+    """Bare index before normalisation (reported)."""
+    names: tuple[str, str, str]
+    """Names of veg, bare, water indices (``ndvi``, ``bare_soil``, ``ndwi`` or RGB names)."""
+    method: str
+    """``multispectral`` or ``rgb``."""
+    veg_shift: np.ndarray
+    """Per-date shift added to ``veg`` (index units)."""
+    bare_shift: np.ndarray
+    """Per-date shift added to ``bare`` (index units)."""
+
+
+def method_for(stack: xr.DataArray, cfg: ClearingConfig) -> str:
+    """``multispectral`` or ``rgb``; BandError when the bands don't allow the method."""
+    bands = [str(b) for b in stack["band"].values]
+    if cfg.method in ("auto", "multispectral"):
+        if "nir" not in bands or "red" not in bands:
+            raise BandError(
+                f"Clearing detection ({cfg.method}) needs red and nir bands, the image has "
+                f"{bands}. RGB-only imagery: use the 'rgb_highres' preset or "
+                "ClearingConfig(method='rgb') (green–red vegetation index and laterite "
+                "redness; weaker, see docs/detection.md).")
+        return "multispectral"
+    missing = [b for b in ("red", "green", "blue") if b not in bands]
+    if missing:
+        raise BandError(f"Clearing detection (rgb) needs red, green and blue; {missing} "
+                        f"missing from {bands}.")
+    return "rgb"
+
+
+def _strided_median(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Median per date of ``values`` (time, n) where ``keep``; NaN when none is kept."""
+    out = np.full(values.shape[0], np.nan, np.float64)
+    for t in range(values.shape[0]):
+        v = values[t][keep[t]]
+        v = v[np.isfinite(v)]
+        if v.size:
+            out[t] = float(np.median(v))
+    return out
+
+
+def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
+    """Index cubes of every date; per-date shifts from stable vegetation (computed once on a
+    strided sample: the only early computation on dask input)."""
+    method = method_for(stack, cfg)
+    bands = [str(b) for b in stack["band"].values]
+    if method == "multispectral":
+        veg = ndvi(stack)
+        bare = bare_soil(stack) if "swir1" in bands else normalized_difference(stack, "red",
+                                                                                "green")
+        water = ndwi(stack) if "green" in bands else xr.full_like(veg, np.nan)
+        dark = stack.sel(band="nir").drop_vars("band", errors="ignore").astype(np.float32)
+        names = ("ndvi", "bare_soil" if "swir1" in bands else "redness", "ndwi")
+    else:
+        veg = normalized_difference(stack, "green", "red")
+        bare = normalized_difference(stack, "red", "green")
+        water = blueness(stack)
+        dark = brightness(stack) * 2  # burnt_nir_max is halved for RGB brightness
+        names = ("grvi", "redness", "blueness")
+    # a pixel is observed only when every band is: mask indices alike
+    seen = stack.notnull().all("band")
+    veg, bare, water, dark = (a.where(seen) for a in (veg, bare, water, dark))
+    n_t = stack.sizes["time"]
+    veg_shift = np.zeros(n_t, np.float32)
+    bare_shift = np.zeros(n_t, np.float32)
+    if cfg.normalize_dates:
+        s = cfg.normalization_stride_px
+        sample = xr.concat([veg[:, ::s, ::s], bare[:, ::s, ::s]], dim="index")
+        vals = np.asarray(sample.values, np.float32)  # computes a strided sample on dask
+        stable = vals[0] >= cfg.veg_min
+        med_veg = _strided_median(vals[0].reshape(n_t, -1), stable.reshape(n_t, -1))
+        med_bare = _strided_median(vals[1].reshape(n_t, -1), stable.reshape(n_t, -1))
+        if np.isfinite(med_veg).any():
+            veg_shift = np.nan_to_num(np.nanmedian(med_veg) - med_veg).astype(np.float32)
+            bare_shift = np.nan_to_num(np.nanmedian(med_bare) - med_bare).astype(np.float32)
+    time = stack["time"]
+    veg_n = veg + xr.DataArray(veg_shift, dims="time", coords={"time": time})
+    bare_n = bare + xr.DataArray(bare_shift, dims="time", coords={"time": time})
+    return Indices(veg=veg_n.astype(np.float32), bare=bare_n.astype(np.float32), water=water,
+                   dark=dark, veg_raw=veg, bare_raw=bare, names=names, method=method,
+                   veg_shift=veg_shift, bare_shift=bare_shift)
+
+
+# --------------------------------------------------------------------------------------------
+# reductions over time (core dim in one chunk, NaN-aware, quiet on all-NaN pixels)
+# --------------------------------------------------------------------------------------------
+
+def nanquantile_last(a: np.ndarray, q: float) -> np.ndarray:
+    """Quantile ``q`` over the last axis ignoring NaN (linear interpolation, as
+    ``np.nanquantile``), vectorised: ``np.nanquantile`` loops per pixel when NaN are present."""
+    a = np.asarray(a, np.float32)
+    n = np.isfinite(a).sum(axis=-1)
+    ordered = np.sort(a, axis=-1)  # NaN sort last
+    pos = q * np.clip(n - 1, 0, None)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, np.clip(n - 1, 0, None))
+    frac = (pos - lo).astype(np.float32)
+    v_lo = np.take_along_axis(ordered, lo[..., None], axis=-1)[..., 0]
+    v_hi = np.take_along_axis(ordered, hi[..., None], axis=-1)[..., 0]
+    out = v_lo + (v_hi - v_lo) * frac
+    return np.where(n > 0, out, np.nan).astype(np.float32)
+
+
+def _nanquantile_time(a: np.ndarray, q: float) -> np.ndarray:
+    return nanquantile_last(a, q)
+
+
+def _nanmax_time(a: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmax(a, axis=-1).astype(np.float32)
+
+
+def over_time(cube: xr.DataArray, func, *args) -> xr.DataArray:
+    """Apply ``func(array[..., time], *args)`` per pixel; dask: time rechunked to one chunk."""
+    if isinstance(cube.data, da.Array):
+        cube = cube.chunk({"time": -1})
+    return xr.apply_ufunc(func, cube, *args, input_core_dims=[["time"]] + [[]] * len(args),
+                          dask="parallelized", output_dtypes=[np.float32])
+
+
+def quantile_time(cube: xr.DataArray, q: float) -> xr.DataArray:
+    """NaN-aware quantile over ``time`` per pixel (NaN where no clear date)."""
+    return over_time(cube, _nanquantile_time, q)
+
+
+def max_time(cube: xr.DataArray) -> xr.DataArray:
+    """NaN-aware maximum over ``time`` per pixel."""
+    return over_time(cube, _nanmax_time)
+
+
+def _first_cleared(veg: np.ndarray, bare: np.ndarray, q_veg: float, q_bare: float,
+                   veg_min: float, drop: float, rise: float, bare_veg_max: float,
+                   bare_min: float) -> np.ndarray:
+    """Index of the first date a pixel is cleared (−1 never); time is the last axis."""
+    n_t = veg.shape[-1]
+    out = np.full(veg.shape[:-1], -1, np.int16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for t in range(n_t):
+            v, b = veg[..., t], bare[..., t]
+            cleared = (v <= bare_veg_max) & (b >= bare_min)
+            if t > 0:
+                bv = nanquantile_last(veg[..., :t], q_veg)
+                bb = nanquantile_last(bare[..., :t], q_bare)
+                cleared |= (bv >= veg_min) & (bv - v >= drop) & (b - bb >= rise)
+            out = np.where((out < 0) & cleared, t, out)
+    return out.astype(np.float32)
+
+
+def first_cleared_index(ix: Indices, cfg: ClearingConfig) -> xr.DataArray:
+    """(y, x) float32 index of the first cleared date, −1 where never (see ``_first_cleared``)."""
+    veg, bare = ix.veg, ix.bare
+    if isinstance(veg.data, da.Array):
+        veg, bare = veg.chunk({"time": -1}), bare.chunk({"time": -1})
+    return xr.apply_ufunc(
+        _first_cleared, veg, bare, cfg.baseline_veg_quantile, cfg.baseline_bare_quantile,
+        cfg.veg_min, cfg.min_ndvi_drop, cfg.min_bare_rise, cfg.bare_veg_max, cfg.bare_min,
+        input_core_dims=[["time"], ["time"], [], [], [], [], [], [], []],
+        dask="parallelized", output_dtypes=[np.float32])
+
+
+# --------------------------------------------------------------------------------------------
+# morphology (same function on numpy and, with overlap, on dask blocks)
+# --------------------------------------------------------------------------------------------
+
+def _disk(radius: int) -> np.ndarray:
+    r = np.arange(-radius, radius + 1)
+    return (r[:, None] ** 2 + r[None, :] ** 2) <= radius * radius
+
+
+def _fill_small_holes(mask: np.ndarray, max_px: int) -> np.ndarray:
+    """Fill background components of ≤ ``max_px`` pixels that don't touch the array border."""
+    if max_px <= 0:
+        return mask
+    holes, n = ndimage.label(~mask)
+    if n == 0:
+        return mask
+    sizes = np.bincount(holes.ravel(), minlength=n + 1)
+    border = np.unique(np.concatenate([holes[0], holes[-1], holes[:, 0], holes[:, -1]]))
+    fill = sizes <= max_px
+    fill[0] = False
+    fill[border] = False
+    return mask | fill[holes]
+
+
+def clean_block(mask: np.ndarray, open_px: int, close_px: int, hole_px: int) -> np.ndarray:
+    """Opening, closing, then small holes filled: the morphological cleaning of a mask."""
+    out = np.asarray(mask, bool)
+    if open_px > 0:
+        out = ndimage.binary_opening(out, structure=_disk(open_px))
+    if close_px > 0:
+        # pad so the closing does not erode at the array border
+        padded = np.pad(out, close_px, mode="edge")
+        out = ndimage.binary_closing(padded, structure=_disk(close_px))[close_px:-close_px,
+                                                                         close_px:-close_px]
+    return _fill_small_holes(out, hole_px)
+
+
+def erode_block(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Binary erosion by a disk of ``radius`` px (outside the array counts as set)."""
+    if radius <= 0:
+        return np.asarray(mask, bool)
+    return ndimage.binary_erosion(np.asarray(mask, bool), structure=_disk(radius),
+                                  border_value=1)
+
+
+def local(func, array: xr.DataArray, depth: int, *args) -> xr.DataArray:
+    """Apply a neighbourhood function of reach ``depth`` px to numpy or dask (overlap)."""
+    if isinstance(array.data, da.Array):
+        data = array.data.map_overlap(func, *args, depth=depth, boundary="none",
+                                      dtype=bool, meta=np.empty((0, 0), bool))
+    else:
+        data = func(np.asarray(array.values), *args)
+    return array.copy(data=data)
+
+
+def pixels(res: float, metres: float) -> int:
+    """A distance in m as whole pixels (rounded)."""
+    return round(metres / res)
