@@ -1,29 +1,155 @@
-"""Thresholds of pool detection (``minewatch.detect.pools``), with per-sensor presets."""
+"""Thresholds of pool detection (``minewatch.detect.pools``), with per-sensor presets.
+
+Every number the pool detector uses is a field here (units in the names and docstrings), so a
+published count can be reproduced from its TOML file. The presets were tuned on generated
+scenes (``minewatch.synth``, seeds 0–9) by ``benchmarks/accuracy_pools.py``; the confidence
+coefficients are a logistic model fitted there.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from minewatch.config._base import check_fields, setting
+
+#: Object features the confidence model reads, in coefficient order (after the intercept).
+CONFIDENCE_FEATURES: tuple[str, ...] = (
+    "peak_evidence",     # highest pixel evidence of the object, 0–1
+    "mean_evidence",     # mean pixel evidence, 0–1
+    "log_area",          # natural log of the evidence-weighted area in m²
+    "elongation",        # sqrt of the ratio of the principal second moments, ≥ 1
+    "background_green",  # greenness (NDVI, or (g − r)/(g + r) without NIR) of the background
+    "density",           # fraction of pool-like pixels within density_window_m
+    "liner",             # 1 when the best-fitting material is the blue liner, else 0
+    "neighbours",        # log(1 + other candidates within neighbour_radius_m)
+)
 
 
 @dataclass(frozen=True)
 class PoolConfig:
-    """Every threshold of pool detection. Units in the names (m, m², reflectance 0–1)."""
+    """Every threshold of pool detection. Units in the names (m, m², reflectance 0–1).
 
+    Examples
+    --------
+    >>> PoolConfig().min_area_m2
+    4.0
+    >>> PoolConfig(min_area_m2=-1.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    minewatch.errors.ConfigError: PoolConfig.min_area_m2 = -1.0 is out of range: ...
+    """
+
+    method: str = setting("auto", choices=("auto", "multispectral", "rgb"),
+                          doc="bands used: multispectral needs NIR; rgb needs only R, G, B")
+    """Which bands the evidence uses: ``multispectral`` (blue, green, red, nir, plus swir1 and
+    swir2 when present), ``rgb`` (blue, green, red only) or ``auto`` (multispectral when the
+    image has NIR)."""
+    report_indices: tuple[str, ...] = setting(
+        (), doc="index means reported per pool; empty = every index the image supports")
+    """Indices whose object means are columns of the result (``ndwi``, ``mndwi``, ``ndvi``,
+    ``bare_soil``, ``blueness``, ``brightness``, ``hue``, ``saturation``). Empty: all that the
+    image's bands allow. Naming one the image cannot compute raises ``BandError``."""
+    background_window_m: float = setting(60.0, low=1.0, high=2000.0,
+                                         doc="side of the local background window (m)")
+    """Side (m) of the window whose mean (pool-like pixels left out) is the local background
+    a pixel is unmixed against."""
+    background_exclude: float = setting(0.2, low=0.0, high=1.0,
+                                        doc="evidence above which a pixel is not background")
+    """First-pass evidence (0–1) above which a pixel (and its 8 neighbours) is left out of the
+    background mean."""
+    fit_tolerance: float = setting(0.2, low=0.01, high=1.0,
+                                   doc="relative unmixing residual at which evidence is 0")
+    """Residual of the two-member unmixing, relative to the pixel's reflectance norm, at which a
+    material's weight reaches 0 (linear from 1 at a perfect fit)."""
+    gain_range: tuple[float, float] = setting((0.25, 2.5), low=0.0, high=20.0,
+                                              doc="allowed pool brightness vs library (ratio)")
+    """Allowed ratio (min, max) of the pool's brightness to the library material (hillshade,
+    turbidity, calibration)."""
+    nodata_buffer_m: float = setting(10.0, low=0.0, high=1000.0,
+                                     doc="evidence zeroed this close to nodata/cloud (m)")
+    """Evidence is set to 0 within this distance (m) of NaN pixels (cloud, shadow and swath
+    edges): mixed cloud-edge pixels are never pools."""
+    density_window_m: float = setting(150.0, low=1.0, high=5000.0,
+                                      doc="window of the pool-pixel density (m)")
+    """Side (m) of the window in which the fraction of pool-like pixels is measured; rivers
+    and lakes fill it, pool chains only partly."""
+    density_evidence: float = setting(0.3, low=0.0, high=1.0,
+                                      doc="evidence counted as pool-like in the density")
+    """Pixel evidence (0–1) from which a pixel counts towards the density."""
+    evidence_threshold: float = setting(0.3, low=0.0, high=1.0,
+                                        doc="pixel evidence for the pool mask")
+    """Pixel evidence (0–1) from which a pixel joins the pool mask (object extent)."""
+    peak_evidence_min: float = setting(0.45, low=0.0, high=1.0,
+                                       doc="an object's highest evidence must reach this")
+    """An object is kept only if its highest pixel evidence (0–1) reaches this (hysteresis)."""
+    split_distance_m: float = setting(0.0, low=0.0, high=1000.0,
+                                      doc="split touching pools at peaks this far apart (m)")
+    """Touching pools are cut apart (watershed between evidence peaks) when their peaks are
+    local maxima within this radius (m); 0 = no splitting. Needed at 3–10 m, where pools of a
+    chain share mixed pixels."""
+    opening_radius_px: int = setting(0, low=0, high=10,
+                                     doc="radius of the morphological opening (pixels)")
+    """Radius (pixels) of a binary opening of the mask (0 = none; useful at sub-metre
+    resolution to drop speckle and thin links)."""
+    connectivity: int = setting(1, low=1, high=2, doc="pixel connectivity (1 = 4, 2 = 8)")
+    """Connectivity of the pool mask: 1 (edges only, keeps touching pools apart) or 2."""
     min_area_m2: float = setting(4.0, low=0.0, doc="smallest pool kept (m²)")
-    """Smallest pool kept (m²)."""
+    """Smallest pool kept (m², evidence-weighted area: sum of pixel evidence × pixel area)."""
     max_area_m2: float = setting(2500.0, low=0.0, doc="largest pool kept (m²)")
-    """Largest pool kept (m²); bigger water is a river, lake or fish-pond complex."""
+    """Largest pool kept (m², evidence-weighted); bigger water is a river, lake or fish-pond
+    complex."""
+    max_elongation: float = setting(4.0, low=1.0, high=1000.0,
+                                    doc="longest/shortest principal axis ratio kept")
+    """Largest ratio of principal axes (from second moments) kept; streams, rivers and roads
+    are longer."""
+    max_background_green: float = setting(0.6, low=-1.0, high=1.0,
+                                          doc="greenest background a pool can sit in")
+    """Objects whose background greenness (NDVI, or (g − r)/(g + r) without NIR) exceeds this
+    sit in forest or fields, not on a cleared plot."""
+    max_density: float = setting(0.35, low=0.0, high=1.0,
+                                 doc="largest pool-pixel density kept")
+    """Objects where more than this fraction of the density window is pool-like lie in a river
+    channel or lake."""
+    neighbour_radius_m: float = setting(60.0, low=0.0, high=5000.0,
+                                        doc="radius for counting neighbouring candidates (m)")
+    """Radius (m) within which other candidate objects are counted (pools come in chains)."""
+    confidence_coefficients: tuple[float, ...] = setting(
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+        doc="logistic model: intercept, then one per CONFIDENCE_FEATURES")
+    """Logistic confidence model: intercept then one coefficient per feature of
+    ``CONFIDENCE_FEATURES`` (peak and mean evidence, log area, elongation, background
+    greenness, density, liner flag, neighbours). All zeros gives confidence 0.5."""
+    min_confidence: float = setting(0.5, low=0.0, high=1.0,
+                                    doc="calibrated confidence below which a pool is dropped")
+    """Detections with a calibrated confidence (0–1) below this are dropped."""
 
     def __post_init__(self) -> None:
         check_fields(self)
 
 
-#: Presets per sensor/resolution (filled in by the pool detector's tuning).
+_BASE = PoolConfig()
+
+#: Presets per sensor/resolution, tuned on synth seeds 0–9 (benchmarks/accuracy_pools.py).
 POOL_PRESETS: dict[str, PoolConfig] = {
-    "sentinel2": PoolConfig(),
-    "landsat": PoolConfig(),
-    "planetscope": PoolConfig(),
-    "rgb_highres": PoolConfig(),
+    "sentinel2": replace(_BASE, nodata_buffer_m=10.0, evidence_threshold=0.12,
+                         peak_evidence_min=0.2, min_area_m2=10.0, max_area_m2=600.0,
+                         max_elongation=3.0, max_background_green=0.4, max_density=0.15,
+                         confidence_coefficients=(3.352, 3.44, 4.863, -0.2412, 0.1663, -17.16,
+                                                  -10.01, -1.887, 0.5999),
+                         min_confidence=0.35),
+    "landsat": replace(_BASE, nodata_buffer_m=30.0, background_window_m=150.0,
+                       density_window_m=300.0, evidence_threshold=0.05,
+                       peak_evidence_min=0.08, min_area_m2=50.0, max_area_m2=900.0,
+                       max_elongation=3.0, max_background_green=0.4, max_density=0.15),
+    "planetscope": replace(_BASE, nodata_buffer_m=6.0, min_area_m2=8.0, max_area_m2=600.0,
+                           max_elongation=3.0, max_background_green=0.35, max_density=0.15,
+                           confidence_coefficients=(0.3157, 2.335, 0.9062, 0.5475, -0.9496,
+                                                    -7.717, -36.39, -3.287, 1.501),
+                           min_confidence=0.70),
+    "rgb_highres": replace(_BASE, method="rgb", nodata_buffer_m=2.0, opening_radius_px=1,
+                           min_area_m2=6.0, max_area_m2=1000.0, max_elongation=2.5,
+                           max_background_green=-0.1, max_density=0.7,
+                           confidence_coefficients=(-4.68, -0.7973, 7.29, 0.5559, -2.896,
+                                                    -14.42, -2.04, -0.8861, -0.3859),
+                           min_confidence=0.35),
 }

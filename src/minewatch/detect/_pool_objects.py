@@ -1,0 +1,84 @@
+"""Per-object measurements of labelled pool candidates, block by block (numpy or dask)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Sums accumulated per label in every block (merged by adding).
+_SUMS = ("n_pixels", "evidence_sum", "green_sum", "density_sum", "sy", "sx", "syy", "sxx",
+         "sxy")
+
+
+def block_stats(labels: np.ndarray, layers: np.ndarray, cube: np.ndarray, y0: int,
+                x0: int) -> pd.DataFrame:
+    """Sums and maxima per label of one block.
+
+    ``layers`` is ``(4, y, x)`` as from :func:`~._pool_pixels.pixel_layers`, ``cube`` the
+    ``(band, y, x)`` reflectance; ``y0``/``x0`` the block's offset in the full grid.
+    """
+    labels = np.asarray(labels)
+    on = labels > 0
+    if not on.any():
+        return pd.DataFrame()
+    ys, xs = np.nonzero(on)
+    lab = labels[ys, xs]
+    ids, inv = np.unique(lab, return_inverse=True)
+    n = len(ids)
+
+    def add(values: np.ndarray) -> np.ndarray:
+        return np.bincount(inv, weights=values.astype(np.float64), minlength=n)
+
+    ev = np.asarray(layers[0])[ys, xs]
+    gy, gx = (ys + y0).astype(np.float64), (xs + x0).astype(np.float64)
+    out = {
+        "label": ids.astype(np.int64),
+        "n_pixels": np.bincount(inv, minlength=n).astype(np.float64),
+        "evidence_sum": add(ev),
+        "green_sum": add(np.nan_to_num(np.asarray(layers[2])[ys, xs])),
+        "density_sum": add(np.nan_to_num(np.asarray(layers[3])[ys, xs])),
+        "sy": add(gy), "sx": add(gx), "syy": add(gy * gy), "sxx": add(gx * gx),
+        "sxy": add(gx * gy),
+    }
+    peak = np.zeros(n)
+    np.maximum.at(peak, inv, ev)
+    out["peak_evidence"] = peak
+    # material of the strongest pixel
+    order = np.lexsort((ev, inv))
+    last = np.r_[np.nonzero(np.diff(inv[order]))[0], len(order) - 1]
+    out["material"] = np.asarray(layers[1])[ys, xs][order][last]
+    cube = np.asarray(cube)
+    for b in range(cube.shape[0]):
+        out[f"band{b}_sum"] = add(np.nan_to_num(cube[b][ys, xs]))
+    return pd.DataFrame(out)
+
+
+def merge_stats(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Combine per-block tables of :func:`block_stats` into one row per label."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame()
+    table = pd.concat(parts, ignore_index=True)
+    sums = [c for c in table.columns if c in _SUMS or c.endswith("_sum")]
+    grouped = table.groupby("label")
+    merged = grouped[sums].sum()
+    merged["peak_evidence"] = grouped["peak_evidence"].max()
+    idx = table.groupby("label")["peak_evidence"].idxmax()
+    merged["material"] = table.loc[idx.to_numpy(), "material"].to_numpy()
+    return merged.reset_index()
+
+
+def shape_measures(table: pd.DataFrame) -> pd.DataFrame:
+    """Centroid (row, col) and elongation (sqrt of the principal-moment ratio) per object."""
+    n = table["n_pixels"].to_numpy()
+    cy, cx = table["sy"].to_numpy() / n, table["sx"].to_numpy() / n
+    vyy = table["syy"].to_numpy() / n - cy * cy + 1 / 12
+    vxx = table["sxx"].to_numpy() / n - cx * cx + 1 / 12
+    vxy = table["sxy"].to_numpy() / n - cx * cy
+    tr, det = vyy + vxx, vyy * vxx - vxy * vxy
+    disc = np.sqrt(np.maximum(tr * tr / 4 - det, 0))
+    big, small = tr / 2 + disc, np.maximum(tr / 2 - disc, 1e-6)
+    out = table.copy()
+    out["row"], out["col"] = cy, cx
+    out["elongation"] = np.sqrt(big / small)
+    return out

@@ -1,0 +1,587 @@
+"""Leaching pools: per-pixel evidence, segmentation, context filters and calibrated confidence.
+
+==================  ==========================================  =============================
+method              bands it needs                              used when
+==================  ==========================================  =============================
+``multispectral``   blue, green, red, nir (+ swir1, swir2 used   Sentinel-2, Landsat,
+                    when present)                               PlanetScope (``auto`` with NIR)
+``rgb``             blue, green, red                            plain RGB (``auto`` without
+                                                                NIR), or asked for
+==================  ==========================================  =============================
+
+Pipeline (:func:`detect_pools`):
+
+1. :func:`pool_evidence` — every pixel is unmixed against its local background (window mean
+   with pool-like pixels left out) and a small library of pool materials (turquoise, blue,
+   milky, dark and brown leachate, and the empty blue liner): evidence ≈ the pool's fraction of
+   the pixel (0–1) times how well the material fits. Sub-pixel: a 10 m pixel a third covered
+   by a 6 m pool scores about 1/3. NaN pixels and a buffer around them score 0.
+2. :func:`segment_pools` — evidence ≥ ``evidence_threshold`` → optional opening →
+   connected components (:func:`minewatch.detect.vectorize.label_objects`) → per-object
+   filters: peak evidence, evidence-weighted area, elongation (streams, roads), background
+   greenness (a pool sits on cleared ground), density of pool-like pixels around it (river
+   channels and lakes), then the calibrated confidence ≥ ``min_confidence``.
+3. :func:`detect_pools` — polygons of the kept objects with their measures, the mean indices
+   of each pool (computed on the pool's mean reflectance) and ``confidence``, the probability
+   (logistic model fitted on generated scenes, coefficients in the config) that it is a pool.
+
+Dask-backed input stays lazy up to the object table: the neighbourhood steps run with
+``map_overlap`` and labelling merges objects across chunk borders.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.spatial import cKDTree
+
+from minewatch import indices
+from minewatch.config import PRESETS, DetectionConfig, PoolConfig
+from minewatch.config._pools import CONFIDENCE_FEATURES
+from minewatch.detect._pool_objects import block_stats, merge_stats, shape_measures
+from minewatch.detect._pool_pixels import (
+    LAYERS,
+    LIBRARY_BANDS,
+    POOL_LIBRARY,
+    pixel_layers,
+    split_mask,
+)
+from minewatch.errors import BandError, EmptySceneWarning, InputError
+
+__all__ = ["INDEX_BANDS", "METHOD_BANDS", "detect_pools", "pool_evidence", "segment_pools"]
+
+#: Bands each detection method needs.
+METHOD_BANDS: dict[str, tuple[str, ...]] = {
+    "multispectral": ("blue", "green", "red", "nir"),
+    "rgb": ("blue", "green", "red"),
+}
+
+#: Bands each reportable index needs (see :mod:`minewatch.indices`).
+INDEX_BANDS: dict[str, tuple[str, ...]] = {
+    "ndwi": ("green", "nir"),
+    "mndwi": ("green", "swir1"),
+    "ndvi": ("red", "nir"),
+    "bare_soil": ("blue", "red", "nir", "swir1"),
+    "blueness": ("red", "blue"),
+    "brightness": ("red", "green", "blue"),
+    "hue": ("red", "green", "blue"),
+    "saturation": ("red", "green", "blue"),
+}
+
+_COLUMNS = ["label", "date", "area_m2", "footprint_m2", "perimeter_m", "compactness",
+            "n_pixels", "elongation", "peak_evidence", "mean_evidence", "material",
+            "background_green", "density", "neighbours"]
+
+
+# --------------------------------------------------------------------------- set-up
+def _scene_2d(scene: xr.DataArray) -> xr.DataArray:
+    if not isinstance(scene, xr.DataArray):
+        raise InputError(f"scene must be an xarray.DataArray (band, y, x) of reflectance, got "
+                         f"{type(scene).__name__}; read one with minewatch.open_tile.")
+    if "time" in scene.dims:
+        if scene.sizes["time"] != 1:
+            raise InputError(f"scene has {scene.sizes['time']} dates; pass one time step, "
+                             "e.g. stack.isel(time=0).")
+        scene = scene.isel(time=0)
+    if set(scene.dims) != {"band", "y", "x"}:
+        raise InputError(f"scene dims are {scene.dims}; expected ('band', 'y', 'x').")
+    return scene.transpose("band", "y", "x")
+
+
+def _resolution(scene: xr.DataArray) -> float:
+    try:
+        res = abs(float(scene.rio.resolution()[0]))
+    except Exception:  # rioxarray raises several kinds on coordinate-less input
+        res = float("nan")
+    if not math.isfinite(res) or res <= 0:
+        raise InputError("scene has no pixel size (x/y coordinates or a transform); read it "
+                         "with minewatch.open_tile or write one with .rio.write_transform().")
+    return res
+
+
+def _pool_config(scene: xr.DataArray, config: DetectionConfig | PoolConfig | None
+                 ) -> PoolConfig:
+    if isinstance(config, PoolConfig):
+        return config
+    if isinstance(config, DetectionConfig):
+        return config.pools
+    if config is not None:
+        raise InputError(f"config must be a DetectionConfig or PoolConfig, got "
+                         f"{type(config).__name__}.")
+    sensor = str(scene.attrs.get("sensor", ""))
+    try:
+        return DetectionConfig.preset(sensor).pools
+    except Exception:  # unknown sensor: fall back on the pixel size
+        res = _resolution(scene)
+        name = min(PRESETS, key=lambda k: abs(math.log(PRESETS[k] / res)))
+        if name == "rgb_highres" and "nir" in [str(b) for b in scene["band"].values]:
+            name = "planetscope"
+        return DetectionConfig.preset(name).pools
+
+
+def _method_roles(scene: xr.DataArray, cfg: PoolConfig) -> tuple[str, tuple[str, ...]]:
+    there = [str(b) for b in scene["band"].values]
+    works = [m for m, need in METHOD_BANDS.items() if all(b in there for b in need)]
+    method = cfg.method
+    if method == "auto":
+        if not works:
+            raise BandError(f"pool detection needs at least bands {list(METHOD_BANDS['rgb'])} "
+                            f"but the image has {there}.")
+        method = works[0]
+    elif method not in works:
+        missing = [b for b in METHOD_BANDS[method] if b not in there]
+        raise BandError(f"pool method {method!r} needs band(s) {missing} but the image has "
+                        f"{there}; methods that work on it: {works or 'none'} "
+                        "(set PoolConfig.method).")
+    if method == "rgb":
+        roles = METHOD_BANDS["rgb"]
+    else:
+        roles = tuple(b for b in LIBRARY_BANDS if b in there)
+    return method, tuple(b for b in LIBRARY_BANDS if b in roles)
+
+
+def _report_indices(scene: xr.DataArray, cfg: PoolConfig) -> tuple[str, ...]:
+    there = [str(b) for b in scene["band"].values]
+    works = tuple(k for k, need in INDEX_BANDS.items() if all(b in there for b in need))
+    if not cfg.report_indices:
+        return works
+    for name in cfg.report_indices:
+        if name not in INDEX_BANDS:
+            raise BandError(f"unknown index {name!r} in PoolConfig.report_indices; known: "
+                            f"{sorted(INDEX_BANDS)}.")
+        missing = [b for b in INDEX_BANDS[name] if b not in there]
+        if missing:
+            raise BandError(f"index {name!r} needs band(s) {missing} but the image has "
+                            f"{there}; indices that work on it: {list(works)}.")
+    return tuple(cfg.report_indices)
+
+
+def _depth_px(cfg: PoolConfig, res: float) -> int:
+    from minewatch.detect._pool_pixels import odd_window
+
+    bg = odd_window(cfg.background_window_m, res) // 2
+    dens = odd_window(cfg.density_window_m, res) // 2
+    return 2 * bg + 1 + dens + round(cfg.nodata_buffer_m / res) + cfg.opening_radius_px + 2
+
+
+def _layer_kwargs(cfg: PoolConfig, roles: tuple[str, ...], res: float) -> dict[str, Any]:
+    return dict(roles=roles, resolution_m=res, background_window_m=cfg.background_window_m,
+                background_exclude=cfg.background_exclude, fit_tolerance=cfg.fit_tolerance,
+                gain_range=tuple(cfg.gain_range), nodata_buffer_m=cfg.nodata_buffer_m,
+                density_window_m=cfg.density_window_m, density_evidence=cfg.density_evidence,
+                materials=tuple(POOL_LIBRARY))
+
+
+def _layers(cube: xr.DataArray, cfg: PoolConfig, roles: tuple[str, ...], res: float
+            ) -> xr.DataArray:
+    """(layer, y, x) float32 per-pixel layers, numpy or dask like ``cube``."""
+    kwargs = _layer_kwargs(cfg, roles, res)
+    data = cube.data
+    if _is_dask(data):
+        import dask.array as da
+
+        data = data.rechunk({0: -1}).astype(np.float32)
+        depth = _depth_px(cfg, res)
+        if any(min(c) < depth for c in data.chunks[1:]):  # small chunks: one block per axis
+            data = data.rechunk({1: _rechunk(data.chunks[1], depth),
+                                 2: _rechunk(data.chunks[2], depth)})
+        ov = da.overlap.overlap(data, depth={0: 0, 1: depth, 2: depth},
+                                boundary={0: "none", 1: "none", 2: "none"})
+        out = ov.map_blocks(lambda b: pixel_layers(b, **kwargs), dtype=np.float32,
+                            chunks=((len(LAYERS),), *ov.chunks[1:]))
+        out = da.overlap.trim_internal(out, {0: 0, 1: depth, 2: depth},
+                                       boundary={0: "none", 1: "none", 2: "none"})
+    else:
+        out = pixel_layers(np.asarray(data), **kwargs)
+    return xr.DataArray(out, dims=("layer", "y", "x"),
+                        coords={"layer": list(LAYERS), "y": cube["y"], "x": cube["x"]})
+
+
+def _rechunk(chunks: tuple[int, ...], depth: int) -> tuple[int, ...]:
+    total = sum(chunks)
+    size = max(max(chunks), 2 * depth)
+    n = max(1, total // size)
+    base = [total // n] * n
+    for i in range(total - sum(base)):
+        base[i] += 1
+    return tuple(base)
+
+
+def _is_dask(data: Any) -> bool:
+    return type(data).__module__.startswith("dask")
+
+
+def _georef(out: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
+    if like.rio.crs is not None:
+        out = out.rio.write_crs(like.rio.crs)
+    return out
+
+
+# --------------------------------------------------------------------------- public API
+def pool_evidence(scene: xr.DataArray, config: DetectionConfig | PoolConfig | None = None
+                  ) -> xr.DataArray:
+    """Per-pixel spectral evidence of a leaching pool, 0–1 (about the pool's pixel fraction).
+
+    Parameters
+    ----------
+    scene
+        Reflectance (0–1) ``(band, y, x)`` with band roles, as from :func:`minewatch.open_tile`
+        or one time step of :func:`minewatch.load_stack`; numpy- or dask-backed. NaN is
+        cloud/nodata.
+    config
+        :class:`~minewatch.config.DetectionConfig` or its ``pools``; default the preset of
+        ``scene.attrs["sensor"]``, else of the nearest pixel size.
+
+    Returns
+    -------
+    xarray.DataArray
+        float32 ``(y, x)`` evidence 0–1 (0 on NaN and near it), lazy if ``scene`` is.
+
+    Raises
+    ------
+    BandError
+        The image lacks the bands of the configured method; the message lists what works.
+
+    Examples
+    --------
+    >>> from minewatch.synth import generate_scenes
+    >>> refl, truth = generate_scenes(seed=2, resolution_m=3.0, shape=(80, 80),
+    ...                               sensor="planetscope", clouds=False)
+    >>> ev = pool_evidence(refl.isel(time=-1).sel(band=["blue", "green", "red", "nir"]))
+    >>> ev.dtype, float(ev.min()) >= 0.0, float(ev.max()) <= 1.0
+    (dtype('float32'), True, True)
+    """
+    scene = _scene_2d(scene)
+    cfg = _pool_config(scene, config)
+    _, roles = _method_roles(scene, cfg)
+    res = _resolution(scene)
+    ev = _layers(scene.sel(band=list(roles)), cfg, roles, res).sel(layer="evidence")
+    ev = ev.drop_vars("layer").rename("pool_evidence")
+    ev.attrs = {"long_name": "pool evidence", "units": "1"}
+    return _georef(ev, scene)
+
+
+def _open(mask: np.ndarray, radius: int) -> np.ndarray:
+    from skimage.morphology import binary_opening, disk
+
+    return binary_opening(mask, disk(radius))
+
+
+def _label(mask: xr.DataArray, connectivity: int) -> xr.DataArray:
+    try:
+        from minewatch.detect.vectorize import label_objects
+    except ImportError:  # pragma: no cover - until the shared labeller lands
+        from scipy import ndimage
+
+        m = np.asarray(mask.values)
+        structure = ndimage.generate_binary_structure(2, connectivity)
+        lab = ndimage.label(m, structure=structure)[0].astype(np.int32)
+        return mask.copy(data=lab)
+    return label_objects(mask, connectivity=connectivity)
+
+
+def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[str, ...]
+                ) -> tuple[xr.DataArray, pd.DataFrame]:
+    """Labels of every candidate and the measured object table (no filters yet)."""
+    cube = scene.sel(band=list(roles))
+    layers = _layers(cube, cfg, roles, res)
+    ev = layers.sel(layer="evidence").drop_vars("layer")
+    radius = round(cfg.split_distance_m / res)
+    split = dict(threshold=cfg.evidence_threshold, radius_px=radius,
+                 min_peak=cfg.peak_evidence_min)
+    if _is_dask(ev.data):
+        mask = ev.copy(data=ev.data.map_overlap(split_mask, depth=max(8, 6 * radius),
+                                                boundary="none", dtype=bool, **split))
+    else:
+        mask = ev.copy(data=split_mask(ev.values, **split))
+    if cfg.opening_radius_px > 0:
+        if _is_dask(mask.data):
+            mask = mask.copy(data=mask.data.map_overlap(
+                _open, depth=cfg.opening_radius_px + 1, boundary="none",
+                radius=cfg.opening_radius_px, dtype=bool))
+        else:
+            mask = mask.copy(data=_open(mask.values, cfg.opening_radius_px))
+    mask = _georef(mask, scene)
+    labels = _label(mask, cfg.connectivity)
+    if _is_dask(labels.data):
+        import dask
+
+        lab = labels.data
+        lay = layers.data.rechunk(((len(LAYERS),), *lab.chunks))
+        cub = cube.data.rechunk(((len(roles),), *lab.chunks)).astype(np.float32)
+        offs_y = np.cumsum((0, *lab.chunks[0][:-1]))
+        offs_x = np.cumsum((0, *lab.chunks[1][:-1]))
+        lb, yb, cb = lab.to_delayed(), lay.to_delayed(), cub.to_delayed()
+        parts = [dask.delayed(block_stats)(lb[i, j], yb[0, i, j], cb[0, i, j],
+                                           int(offs_y[i]), int(offs_x[j]))
+                 for i in range(lb.shape[0]) for j in range(lb.shape[1])]
+        lab_np, *tables = dask.compute(lab, *parts)
+        labels = labels.copy(data=lab_np)
+    else:
+        tables = [block_stats(labels.values, layers.values, cube.values, 0, 0)]
+    return labels, merge_stats(tables)
+
+
+def _features(table: pd.DataFrame, cfg: PoolConfig, res: float) -> pd.DataFrame:
+    t = shape_measures(table)
+    n = t["n_pixels"].to_numpy()
+    t["mean_evidence"] = t["evidence_sum"] / n
+    t["area_m2"] = t["evidence_sum"] * res * res
+    t["footprint_m2"] = n * res * res
+    t["background_green"] = t["green_sum"] / n
+    t["density"] = t["density_sum"] / n
+    t["material"] = [list(POOL_LIBRARY)[int(m) - 1] if m >= 1 else "none"
+                     for m in t["material"]]
+    return t
+
+
+def _neighbours(t: pd.DataFrame, radius_m: float, res: float) -> np.ndarray:
+    if len(t) < 2 or radius_m <= 0:
+        return np.zeros(len(t))
+    pts = np.column_stack([t["row"], t["col"]]) * res
+    tree = cKDTree(pts)
+    return np.array([len(c) - 1 for c in tree.query_ball_point(pts, radius_m)], float)
+
+
+def confidence_features(t: pd.DataFrame) -> np.ndarray:
+    """(n, len(CONFIDENCE_FEATURES)) design matrix of the confidence model from an object
+    table (columns as produced by :func:`detect_pools`)."""
+    return np.column_stack([
+        t["peak_evidence"], t["mean_evidence"], np.log(np.maximum(t["area_m2"], 1e-3)),
+        t["elongation"], t["background_green"], t["density"],
+        (t["material"] == "liner").astype(float), np.log1p(t["neighbours"]),
+    ]).astype(float)
+
+
+def _confidence(t: pd.DataFrame, cfg: PoolConfig) -> np.ndarray:
+    coef = np.asarray(cfg.confidence_coefficients, float)
+    if coef.size != len(CONFIDENCE_FEATURES) + 1:
+        raise InputError(f"PoolConfig.confidence_coefficients has {coef.size} values; it "
+                         f"needs {len(CONFIDENCE_FEATURES) + 1} (intercept + "
+                         f"{', '.join(CONFIDENCE_FEATURES)}).")
+    if len(t) == 0:
+        return np.zeros(0)
+    z = coef[0] + confidence_features(t) @ coef[1:]
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+def _select(t: pd.DataFrame, cfg: PoolConfig, res: float, *, apply_confidence: bool = True
+            ) -> pd.DataFrame:
+    """Apply the object filters; adds ``neighbours`` and ``confidence``."""
+    if len(t) == 0:
+        return t.assign(neighbours=[], confidence=[])
+    keep = ((t["peak_evidence"] >= cfg.peak_evidence_min)
+            & (t["area_m2"] >= cfg.min_area_m2) & (t["area_m2"] <= cfg.max_area_m2)
+            & (t["elongation"] <= cfg.max_elongation)
+            & (t["background_green"] <= cfg.max_background_green)
+            & (t["density"] <= cfg.max_density))
+    t = t[keep.to_numpy()].copy()
+    t["neighbours"] = _neighbours(t, cfg.neighbour_radius_m, res)
+    t["confidence"] = _confidence(t, cfg)
+    if apply_confidence:
+        t = t[t["confidence"] >= cfg.min_confidence]
+    return t
+
+
+def _keep_labels(labels: xr.DataArray, keep: np.ndarray) -> xr.DataArray:
+    keep = np.asarray(keep, dtype=np.int64)
+
+    def only(block: np.ndarray) -> np.ndarray:
+        return np.where(np.isin(block, keep), block, 0).astype(np.int32)
+
+    data = labels.data
+    out = data.map_blocks(only, dtype=np.int32) if _is_dask(data) else only(np.asarray(data))
+    return labels.copy(data=out).rename("pools")
+
+
+def _clearing_filter(t: pd.DataFrame, clearings: gpd.GeoDataFrame | None,
+                     scene: xr.DataArray) -> pd.DataFrame:
+    """Keep objects whose centre lies in (or within one pixel of) a clearing, if given."""
+    if clearings is None or len(t) == 0:
+        return t
+    if len(clearings) == 0:
+        return t.iloc[:0]
+    tf = scene.rio.transform()
+    xs = tf.c + (t["col"].to_numpy() + 0.5) * tf.a
+    ys = tf.f + (t["row"].to_numpy() + 0.5) * tf.e
+    pts = gpd.GeoSeries(gpd.points_from_xy(xs, ys), crs=scene.rio.crs)
+    if clearings.crs is not None and scene.rio.crs is not None:
+        clearings = clearings.to_crs(scene.rio.crs)
+    zone = clearings.geometry.buffer(abs(tf.a)).union_all()
+    return t[pts.within(zone).to_numpy()]
+
+
+def _segment(scene: xr.DataArray, config: Any, clearings: Any, *, apply_confidence: bool = True
+             ) -> tuple[xr.DataArray, pd.DataFrame, PoolConfig, tuple[str, ...], float]:
+    scene = _scene_2d(scene)
+    cfg = _pool_config(scene, config)
+    method, roles = _method_roles(scene, cfg)
+    res = _resolution(scene)
+    labels, table = _candidates(scene, cfg, res, roles)
+    if len(table):
+        table = _features(table, cfg, res)
+    table = _select(table, cfg, res, apply_confidence=apply_confidence)
+    table = _clearing_filter(table, clearings, scene)
+    labels = _keep_labels(labels, table["label"].to_numpy() if len(table) else [])
+    labels.attrs = {"long_name": "pool labels", "method": method, "bands": list(roles)}
+    return _georef(labels, scene), table, cfg, roles, res
+
+
+def segment_pools(scene: xr.DataArray, config: DetectionConfig | PoolConfig | None = None, *,
+                  clearings: gpd.GeoDataFrame | None = None) -> xr.DataArray:
+    """Label the pools of one scene: evidence → mask → components → shape/context filters.
+
+    Parameters
+    ----------
+    scene
+        Reflectance ``(band, y, x)`` (see :func:`pool_evidence`).
+    config
+        Detection settings; default the preset for the scene's sensor or pixel size.
+    clearings
+        Optional clearing polygons (e.g. from ``detect_clearings``): only pools inside one
+        (one-pixel tolerance) are kept.
+
+    Returns
+    -------
+    xarray.DataArray
+        int32 ``(y, x)`` labels, 0 = no pool; ids match the ``label`` column of
+        :func:`detect_pools`. Computed (numpy) even for dask input: the object filters need
+        the whole table.
+
+    Examples
+    --------
+    >>> from minewatch.synth import generate_scenes
+    >>> refl, truth = generate_scenes(seed=2, resolution_m=3.0, shape=(80, 80),
+    ...                               sensor="planetscope", clouds=False)
+    >>> labels = segment_pools(refl.isel(time=-1).sel(band=["blue", "green", "red", "nir"]))
+    >>> labels.dtype
+    dtype('int32')
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        labels, *_ = _segment(scene, config, clearings)
+    return labels
+
+
+def _date(scene: xr.DataArray) -> pd.Timestamp | None:
+    if "time" in scene.coords and scene["time"].size == 1:
+        return pd.Timestamp(np.asarray(scene["time"].values).reshape(-1)[0])
+    if "time" in scene.attrs:
+        return pd.Timestamp(scene.attrs["time"])
+    return None
+
+
+def _index_means(table: pd.DataFrame, roles: tuple[str, ...], names: tuple[str, ...]
+                 ) -> dict[str, np.ndarray]:
+    means = np.stack([table[f"band{i}_sum"].to_numpy() / table["n_pixels"].to_numpy()
+                      for i in range(len(roles))]).astype(np.float32)
+    cube = xr.DataArray(means, dims=("band", "object"), coords={"band": list(roles)})
+    return {name: getattr(indices, name)(cube).values.astype(float) for name in names}
+
+
+def _polygons(labels: xr.DataArray) -> gpd.GeoDataFrame:
+    try:
+        from minewatch.detect.vectorize import vectorize
+    except ImportError:  # pragma: no cover - until the shared vectoriser lands
+        import shapely
+        from rasterio import features
+
+        lab = np.asarray(labels.values).astype(np.int32)
+        shapes = features.shapes(lab, mask=lab > 0, transform=labels.rio.transform())
+        frame = gpd.GeoDataFrame(
+            [{"label": int(v), "geometry": shapely.geometry.shape(g)} for g, v in shapes],
+            geometry="geometry", crs=labels.rio.crs)
+        frame = frame.dissolve("label").reset_index()
+        frame["perimeter_m"] = frame.length
+        frame["compactness"] = 4 * np.pi * frame.area / np.maximum(frame.length ** 2, 1e-9)
+        return frame
+    return vectorize(labels)
+
+
+def _empty(crs: Any, names: tuple[str, ...]) -> gpd.GeoDataFrame:
+    cols = _COLUMNS + list(names) + ["confidence"]
+    return gpd.GeoDataFrame({c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=crs),
+                            crs=crs)
+
+
+def detect_pools(scene: xr.DataArray, config: DetectionConfig | PoolConfig | None = None, *,
+                 clearings: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Leaching pools of one scene as polygons with measures and a calibrated confidence.
+
+    Parameters
+    ----------
+    scene
+        Reflectance (0–1) ``(band, y, x)`` as from :func:`minewatch.open_tile` or one time step
+        of :func:`minewatch.load_stack` (numpy or dask); NaN = cloud/nodata, never a pool.
+        6-band (Sentinel-2, Landsat), 4-band (PlanetScope) or RGB-only imagery.
+    config
+        :class:`~minewatch.config.DetectionConfig` (or its ``pools``); default
+        ``DetectionConfig.preset(scene.attrs["sensor"])``, else the preset of the nearest
+        pixel size.
+    clearings
+        Optional clearing polygons: only pools inside one are kept.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per pool, in the scene CRS: ``label``, ``date``, ``area_m2`` (evidence-weighted
+        pool area, m²: sub-pixel at 10 m), ``footprint_m2`` (pixels, m²), ``perimeter_m``,
+        ``compactness`` (4πA/P², 1 for a disc), ``n_pixels``, ``elongation``,
+        ``peak_evidence``, ``mean_evidence``, ``material`` (best-fitting library material),
+        ``background_green``, ``density``, ``neighbours``, one column per index (``ndwi``,
+        ``blueness``, … of the pool's mean reflectance), ``confidence`` (0–1, calibrated
+        probability of a real pool) and ``geometry`` (pixel outline).
+
+    Raises
+    ------
+    BandError
+        The configured method or a requested index needs bands the image lacks; the message
+        lists the methods/indices that work.
+
+    Warns
+    -----
+    EmptySceneWarning
+        The scene has no valid pixel (result empty).
+
+    Examples
+    --------
+    >>> from minewatch.synth import generate_scenes
+    >>> refl, truth = generate_scenes(seed=2, resolution_m=3.0, shape=(120, 120),
+    ...                               sensor="planetscope", clouds=False)
+    >>> scene = refl.isel(time=-1).sel(band=["blue", "green", "red", "nir"])
+    >>> pools = detect_pools(scene)
+    >>> str(pools.crs), bool(pools["confidence"].between(0, 1).all())
+    ('EPSG:32647', True)
+    """
+    scene = _scene_2d(scene)
+    cfg = _pool_config(scene, config)
+    _method_roles(scene, cfg)
+    names = _report_indices(scene, cfg)
+    crs = scene.rio.crs.to_string() if scene.rio.crs is not None else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        labels, table, cfg, roles, _ = _segment(scene, cfg, clearings)
+    if len(table) == 0:
+        valid_any = bool(np.isfinite(scene.isel(band=0)).any())
+        if not valid_any:
+            warnings.warn(f"scene of {_date(scene) or 'unknown date'} has no valid pixel (all "
+                          "NaN: nodata or cloud); no pools detected.", EmptySceneWarning,
+                          stacklevel=2)
+        return _empty(crs, names)
+    polys = _polygons(labels)
+    polys = polys[["label", "perimeter_m", "compactness", "geometry"]]
+    frame = table.merge(pd.DataFrame(polys.drop(columns="geometry")).assign(
+        geometry=polys.geometry.values), on="label", how="inner")
+    for name, values in _index_means(frame, roles, names).items():
+        frame[name] = values
+    frame["date"] = _date(scene)
+    frame["n_pixels"] = frame["n_pixels"].astype(int)
+    frame["label"] = frame["label"].astype(np.int32)
+    cols = _COLUMNS + list(names) + ["confidence", "geometry"]
+    return gpd.GeoDataFrame(frame[cols], geometry="geometry", crs=crs)
