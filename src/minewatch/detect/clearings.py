@@ -430,8 +430,8 @@ def detect_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, 
     >>> found = detect_clearings(refl)
     >>> set(found["kind"]) <= set(CLEARING_KINDS)
     True
-    >>> str(found.crs), bool((found["area_m2"] >= 2500).all())
-    ('EPSG:32647', True)
+    >>> found.crs.to_epsg(), bool((found["area_m2"] >= 2500).all())
+    (32647, True)
     """
     stack = check_stack(stack, "detect_clearings")
     cfg = resolve_config(config, stack)
