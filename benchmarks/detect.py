@@ -20,14 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from _harness import measured, run_part
 
 DATES = ("2020-02-14", "2020-12-10", "2021-02-20", "2022-01-05", "2023-02-01", "2024-02-10")
 BASE = 1098
@@ -75,22 +72,17 @@ def _child(part: str, paths: list[Path]) -> dict:
     import minewatch
     from minewatch.detect import detect_clearings, detect_pools
 
-    t0 = time.perf_counter()
-    if part == "read":
+    def read() -> int:
         with rasterio.open(paths[-1]) as src:
-            data = src.read()
-        count = int(data[0, ::101, ::101].sum() > 0)
-    elif part == "pools":
-        scene = minewatch.open_tile(paths[-1], chunks=2048)
-        count = len(detect_pools(scene))
-    elif part == "clearings":
-        stack = minewatch.load_stack(paths, chunks=2048, skip_empty=False)
-        count = len(detect_clearings(stack))
-    else:
-        raise SystemExit(f"unknown part {part}")
-    seconds = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mb": peak_mb, "objects": count}
+            return int(src.read()[0, ::101, ::101].sum() > 0)
+
+    steps = {
+        "read": read,
+        "pools": lambda: len(detect_pools(minewatch.open_tile(paths[-1], chunks=2048))),
+        "clearings": lambda: len(detect_clearings(
+            minewatch.load_stack(paths, chunks=2048, skip_empty=False))),
+    }
+    return measured(steps[part])
 
 
 def main() -> None:
@@ -109,10 +101,8 @@ def main() -> None:
     build(folder, args.repeat)
 
     def run(part: str) -> dict:
-        out = subprocess.run(
-            [sys.executable, __file__, "--repeat", str(args.repeat), "--workdir",
-             str(args.workdir), "--part", part], check=True, capture_output=True, text=True)
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        return run_part(__file__, part, "--repeat", str(args.repeat), "--workdir",
+                        str(args.workdir))
 
     run("read")  # warm the page cache
     a, p, c = run("read"), run("pools"), run("clearings")
@@ -125,7 +115,7 @@ def main() -> None:
                     ("(b) detect_pools, last date", p),
                     (f"(c) detect_clearings, {len(DATES)}-date stack", c)):
         print(f"{name:<46}{r['seconds']:>9.2f}{mpx / r['seconds']:>8.1f}"
-              f"{r['seconds'] / a['seconds']:>8.2f}{r['peak_mb']:>9.0f}{r['objects']:>9}")
+              f"{r['seconds'] / a['seconds']:>8.2f}{r['peak_mb']:>9.0f}{r['result']:>9}")
     print("\ntargets: ratio <= 3, peak memory <= 4096 MB")
 
 

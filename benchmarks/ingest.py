@@ -21,14 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from _harness import measured, run_part
 
 BANDS = ("B02", "B03", "B04", "B08")
 N_DATES = 6
@@ -70,24 +67,21 @@ def _child(part: str, folder: Path) -> dict:
 
     import minewatch
 
-    t0 = time.perf_counter()
-    if part == "read":
+    def read() -> float:
         with rasterio.open(folder / "T47QMB_20210201.tif") as src:
             data = src.read()
-        result = float(data[0, ::97, ::97].mean())
-    elif part == "open_tile":
+        return float(data[0, ::97, ::97].mean())
+
+    def open_tile() -> float:
         tile = minewatch.open_tile(folder / "T47QMB_20210201.tif")
-        result = float(tile.values[0, ::97, ::97].mean())
-    elif part == "load_stack":
+        return float(tile.values[0, ::97, ::97].mean())
+
+    def load_stack() -> list[float]:
         paths = sorted(folder.glob("T47QMB_*.tif"))
         stack = minewatch.load_stack(paths, chunks=2048, skip_empty=False)
-        means = stack.mean(["band", "y", "x"]).compute()
-        result = [float(v) for v in means.values]
-    else:
-        raise SystemExit(f"unknown part {part}")
-    seconds = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mb": peak_mb, "result": result}
+        return [float(v) for v in stack.mean(["band", "y", "x"]).compute().values]
+
+    return measured({"read": read, "open_tile": open_tile, "load_stack": load_stack}[part])
 
 
 def main() -> None:
@@ -115,11 +109,7 @@ def main() -> None:
             os.link(first, other)
 
     def run(part: str) -> dict:
-        out = subprocess.run(
-            [sys.executable, __file__, "--size", str(args.size), "--workdir", str(args.workdir),
-             "--part", part], check=True, capture_output=True, text=True,
-        )
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        return run_part(__file__, part, "--size", str(args.size), "--workdir", str(args.workdir))
 
     def median_of(part: str) -> dict:
         runs = sorted((run(part) for _ in range(args.repeat)), key=lambda r: r["seconds"])
