@@ -268,9 +268,10 @@ def pool_evidence(scene: xr.DataArray, config: DetectionConfig | PoolConfig | No
 
 
 def _open(mask: np.ndarray, radius: int) -> np.ndarray:
-    from skimage.morphology import binary_opening, disk
+    from scipy import ndimage
+    from skimage.morphology import disk
 
-    return binary_opening(mask, disk(radius))
+    return ndimage.binary_opening(mask, structure=disk(radius).astype(bool))
 
 
 def _label(mask: xr.DataArray, connectivity: int) -> xr.DataArray:
