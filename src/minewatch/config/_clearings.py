@@ -68,6 +68,11 @@ class ClearingConfig:
     bare_min: float = setting(0.12, low=-1.0, high=1.0,
                               doc="bare index of bare land (index units)")
     """Bare index (BSI, or redness without SWIR) at or above which a pixel is bare now."""
+    laterite_redness_min: float = setting(0.1, low=-1.0, high=1.0,
+                                          doc="redness of laterite (index units)")
+    """Land bare already in the baseline counts only where its redness (red − green) /
+    (red + green) is at least this: laterite (≈ 0.25) yes, dry grass, sand and grey scars
+    (≈ 0.05–0.09) no."""
     include_established: bool = setting(True, doc="keep land bare in the baseline too")
     """Also map land that is bare now *and* already bare on the earlier dates (cleared before
     the series began); their ``first_seen`` is the first clear date (i.e. "on or before")."""
@@ -77,6 +82,11 @@ class ClearingConfig:
     closing_radius_m: float = setting(10.0, low=0.0, high=500.0,
                                       doc="radius of the binary closing (m)")
     """Radius (m) of a binary closing that joins a clearing across its pools (0 = none)."""
+    split_radius_m: float = setting(20.0, low=0.0, high=500.0,
+                                    doc="radius of the core of non-laterite change (m)")
+    """Changed land that is not red laterite (swidden fields, grey landslide scars) and is
+    wide enough to hold a disk of this radius (m) is labelled apart from touching laterite,
+    so a mine next to a field or a scar stays its own object."""
     max_hole_area_m2: float = setting(3000.0, low=0.0, doc="holes filled up to (m²)")
     """Holes inside a clearing up to this area (m²) are filled: pools, huts, spoil heaps."""
     min_area_m2: float = setting(2500.0, low=0.0, doc="minimum mapping unit (m²)")
@@ -136,14 +146,17 @@ _BASE = ClearingConfig()
 #: Presets per sensor/resolution, tuned on synth seeds 0–9 (benchmarks/accuracy_clearings.py).
 CLEARING_PRESETS: dict[str, ClearingConfig] = {
     "sentinel2": _BASE,
-    "landsat": replace(_BASE, opening_radius_m=0.0, closing_radius_m=30.0, min_area_m2=3600.0,
+    "landsat": replace(_BASE, opening_radius_m=0.0, split_radius_m=30.0, closing_radius_m=30.0,
+                       min_area_m2=3600.0,
                        pool_edge_margin_m=0.0, min_pool_area_m2=900.0, pool_buffer_m=30.0,
                        max_hole_area_m2=5000.0),
     "planetscope": replace(_BASE, opening_radius_m=6.0, closing_radius_m=6.0,
+                           split_radius_m=9.0,
                            pool_edge_margin_m=6.0, min_pool_area_m2=30.0, pool_buffer_m=6.0),
     "rgb_highres": replace(_BASE, method="rgb", veg_min=0.1, min_ndvi_drop=0.2,
                            min_bare_rise=0.2, bare_veg_max=-0.1, bare_min=0.1,
                            swidden_veg_min=0.0, opening_radius_m=3.0, closing_radius_m=3.0,
+                           split_radius_m=3.0,
                            pool_water_min=0.1, pool_edge_margin_m=3.0, min_pool_area_m2=10.0,
                            pool_buffer_m=3.0, recovery_veg_gain=0.15),
 }

@@ -110,6 +110,8 @@ class Indices:
     """Water index of pools: NDWI, or blueness for ``rgb``."""
     dark: xr.DataArray
     """NIR reflectance (0–1), or brightness for ``rgb`` (burnt fields are dark)."""
+    redness: xr.DataArray
+    """(red − green) / (red + green): laterite is red."""
     veg_raw: xr.DataArray
     """Vegetation index before normalisation (reported)."""
     bare_raw: xr.DataArray
@@ -173,7 +175,8 @@ def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
         names = ("grvi", "redness", "blueness")
     # a pixel is observed only when every band is: mask indices alike
     seen = stack.notnull().all("band")
-    veg, bare, water, dark = (a.where(seen) for a in (veg, bare, water, dark))
+    redness = normalized_difference(stack, "red", "green")
+    veg, bare, water, dark, redness = (a.where(seen) for a in (veg, bare, water, dark, redness))
     n_t = stack.sizes["time"]
     veg_shift = np.zeros(n_t, np.float32)
     bare_shift = np.zeros(n_t, np.float32)
@@ -191,7 +194,8 @@ def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
     veg_n = veg + xr.DataArray(veg_shift, dims="time", coords={"time": time})
     bare_n = bare + xr.DataArray(bare_shift, dims="time", coords={"time": time})
     return Indices(veg=veg_n.astype(np.float32), bare=bare_n.astype(np.float32), water=water,
-                   dark=dark, veg_raw=veg, bare_raw=bare, names=names, method=method,
+                   dark=dark, redness=redness, veg_raw=veg, bare_raw=bare, names=names,
+                   method=method,
                    veg_shift=veg_shift, bare_shift=bare_shift)
 
 

@@ -202,10 +202,14 @@ def _pixel_layers(stack: xr.DataArray, cfg: ClearingConfig, t: int,
     changed = (vegetated & (b_veg - veg >= cfg.min_ndvi_drop)
                & (bare - b_bare >= cfg.min_bare_rise))
     bare_now = (veg <= cfg.bare_veg_max) & (bare >= cfg.bare_min)
-    candidate = changed
-    if cfg.include_established:
-        candidate = candidate | (~vegetated & bare_now)
-    return dict(ix=ix, ok=ok, candidate=candidate & ok, changed=changed, bare_now=bare_now)
+    # newly cleared: vegetated before and now changed or bare (a baseline that saw the first
+    # stage of a growing clearing is only partly vegetated, so bare-now alone is enough)
+    new = vegetated & (changed | bare_now)
+    laterite = ix.redness.isel(time=t) >= cfg.laterite_redness_min
+    established = bare_now & ~vegetated & laterite
+    candidate = (new | established) if cfg.include_established else new
+    return dict(ix=ix, ok=ok, candidate=candidate & ok, changed=new, bare_now=bare_now,
+                laterite=laterite)
 
 
 def _persist(*arrays: xr.DataArray) -> list[xr.DataArray]:
@@ -214,35 +218,55 @@ def _persist(*arrays: xr.DataArray) -> list[xr.DataArray]:
     return list(arrays)
 
 
+def _label_and_filter(mask: xr.DataArray, split: xr.DataArray, min_px: int
+                      ) -> tuple[xr.DataArray, int]:
+    """Label ``mask & ~split`` and ``mask & split`` apart (so a mine next to a swidden field or
+    a landslide stays two objects), drop objects under ``min_px``, renumber 1…N."""
+    lazy = isinstance(mask.data, da.Array)
+    part_a = label_objects(mask & ~split, connectivity=2)
+    part_b = label_objects(mask & split, connectivity=2)
+    if lazy:
+        part_a, part_b = _persist(part_a, part_b)
+    n_a = int(part_a.max())
+    combined = xr.where(part_b > 0, part_b + n_a, part_a).astype(np.int32)
+    if lazy:
+        (combined,) = _persist(combined)
+        n = int(combined.max())
+        sizes = da.bincount(combined.data.ravel(), minlength=n + 1).compute()
+    else:
+        sizes = np.bincount(np.asarray(combined.values).ravel())
+    keep = sizes >= min_px
+    keep[0] = False
+    lookup = (np.cumsum(keep) * keep).astype(np.int32)
+    if lazy:
+        data = combined.data.map_blocks(lambda b: lookup[b], dtype=np.int32)
+    else:
+        data = lookup[np.asarray(combined.values)]
+    out = part_a.copy(data=data)
+    return out, int(keep.sum())
+
+
 def _segment(stack: xr.DataArray, cfg: ClearingConfig, t: int,
              baseline: xr.Dataset | None) -> tuple[xr.DataArray, dict[str, Any]]:
     layers = _pixel_layers(stack, cfg, t, baseline)
     res = resolution_m(stack)
     open_px, close_px = pixels(res, cfg.opening_radius_m), pixels(res, cfg.closing_radius_m)
+    split_px = pixels(res, cfg.split_radius_m)
     hole_px = int(cfg.max_hole_area_m2 // (res * res))
     depth = open_px + close_px + 2 * math.isqrt(max(hole_px, 0)) + 2
     cleaned = local(clean_block, layers["candidate"], depth, open_px, close_px, hole_px)
     mask = cleaned & layers["ok"]
-    mask, ok = _persist(mask, layers["ok"])
-    labels = label_objects(mask, connectivity=2)
+    # broad regions that changed but are not red laterite: swidden fields, grey scars
+    other = layers["candidate"] & ~(layers["bare_now"] & layers["laterite"])
+    split = local(clean_block, other, split_px + 1, split_px, 0, 0) & mask
+    mask, split, ok = _persist(mask, split, layers["ok"])
     min_px = max(1, math.ceil(cfg.min_area_m2 / (res * res)))
-    if isinstance(labels.data, da.Array):
-        (labels,) = _persist(labels)
-        n = int(labels.max().compute())
-        sizes = da.bincount(labels.data.ravel(), minlength=n + 1).compute()
-    else:
-        sizes = np.bincount(np.asarray(labels.values).ravel())
-    keep = sizes >= min_px
-    keep[0] = False
-    lookup = (np.cumsum(keep) * keep).astype(np.int32)
-    if isinstance(labels.data, da.Array):
-        data = labels.data.map_blocks(lambda b: lookup[b], dtype=np.int32)
-    else:
-        data = lookup[np.asarray(labels.values)]
-    out = labels.copy(data=data)
+    labels, n_objects = _label_and_filter(mask, split, min_px)
+    labels.name = "clearings"
+    labels.attrs = {"long_name": "clearing labels", "units": "1"}
     layers["ok"] = ok
-    layers["n_objects"] = int(keep.sum())
-    return out, layers
+    layers["n_objects"] = n_objects
+    return labels, layers
 
 
 def segment_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, *,
@@ -266,7 +290,7 @@ def segment_clearings(stack: xr.DataArray, config: ClearingConfig | None = None,
     Returns
     -------
     xarray.DataArray
-        (y, x) int32 labels 1…N in raster order, 0 elsewhere (also wherever the date or the
+        (y, x) int32 labels 1…N, 0 elsewhere (also wherever the date or the
         baseline has no clear observation: cloud and shadow are never clearing). Objects are
         at least ``min_area_m2``. CRS kept; dask-backed input gives dask-backed labels (the
         cleaned mask is computed once to join objects across chunks).
