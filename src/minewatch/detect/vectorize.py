@@ -382,8 +382,9 @@ def vectorize(labels: xr.DataArray, *, values: Mapping[str, xr.DataArray] | None
     >>> labels = (xr.DataArray(a, dims=("y", "x")).rio.write_crs("EPSG:32647")
     ...           .rio.write_transform(from_origin(500000, 2800000, 3, 3)))
     >>> row = vectorize(labels).iloc[0]
-    >>> row.area_m2, row.perimeter_m, round(row.compactness, 4), row.elongation
-    (900.0, 120.0, 0.7854, 1.0)
+    >>> [round(float(row[c]), 4) for c in ("area_m2", "perimeter_m", "compactness",
+    ...                                    "elongation", "rectangularity")]
+    [900.0, 120.0, 0.7854, 1.0, 1.0]
     """
     _check_2d(labels, "vectorize: labels")
     if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
