@@ -175,6 +175,14 @@ def report(preset: str, det, truth, sites, km2, seconds, wall, min_conf: float) 
           f"{det['seed'].nunique() if len(det) else 0} seeds; {km2:.1f} km² valid) ===")
     print(f"precision {p:.3f}  recall {r:.3f}  F1 {f1:.3f}  detections {n_det}  truth {n_true}"
           f"  count error {(n_det - n_true) / max(n_true, 1):+.1%}")
+    touched = _touched(kept, truth)
+    print(f"pool recall (truth pool overlapped by any kept detection; merged pools count): "
+          f"{touched.mean():.3f}   estimated pools (sum n_pools) {int(kept['n_pools'].sum())}"
+          f" → count error {(kept['n_pools'].sum() - n_true) / max(n_true, 1):+.1%}")
+    big = truth["area_m2"].to_numpy() >= 200
+    print(f"pools >= 200 m²: n={int(big.sum())}, one-to-one recall "
+          f"{_truth_found(det, truth, min_conf)[big].mean() if big.any() else float('nan'):.2f},"
+          f" overlap recall {touched[big].mean() if big.any() else float('nan'):.2f}")
     falses = kept[~kept["matched"]]["false_kind"].value_counts()
     print("false detections per 10 km²: " + ", ".join(
         f"{k} {falses.get(k, 0) / km2 * 10:.2f}" for k in FALSE_KINDS)
@@ -212,9 +220,19 @@ def _truth_found(det, truth, min_conf):
     return found
 
 
+def _touched(kept, truth):
+    out = np.zeros(len(truth), bool)
+    for (seed, t), ref in truth.groupby(["seed", "t"]):
+        d = kept[(kept["seed"] == seed) & (kept["t"] == t)]
+        if len(d):
+            u = gpd.GeoSeries(d.geometry.values).union_all()
+            out[ref.index.to_numpy()] = gpd.GeoSeries(ref.geometry.values).intersects(u)
+    return out
+
+
 def _site_counts(det, sites, min_conf):
     kept = det[(det["confidence"] >= min_conf) & (det["in_site"] > 0)]
-    counts = kept.groupby(["seed", "t", "in_site"]).size()
+    counts = kept.groupby(["seed", "t", "in_site"])["n_pools"].sum()
     keys = zip(sites["seed"], sites["t"], sites["site_id"], strict=True)
     return np.array([counts.get(k, 0) for k in keys])
 
@@ -277,6 +295,16 @@ def main() -> None:
             print(f"  confidence_coefficients=({', '.join(f'{v:.4g}' for v in coef)}),")
             print(f"  min_confidence={best:.2f}  (train F1 {_f1(det, len(truth), best):.3f})")
             min_conf = float(best)
+            if preset in ("sentinel2", "landsat") and len(sites):
+                kept = det[(det["confidence"] >= min_conf) & (det["in_site"] > 0)]
+                area = kept.groupby(["seed", "t", "in_site"])["area_m2"].sum()
+                keys = zip(sites["seed"], sites["t"], sites["site_id"], strict=True)
+                ratio = np.array([area.get(k, 0.0) for k in keys]) / sites["n_true"].to_numpy()
+                pool_area = float(np.median(ratio[ratio > 0]))
+                print(f"  pool_area_m2={pool_area:.1f}  (median evidence area per true pool "
+                      "in a site)")
+                det = det.assign(n_pools=np.maximum(1, np.round(det["area_m2"] / pool_area))
+                                 .astype(int))
         report(preset, det, truth, sites, km2, seconds, wall, min_conf)
         reliability(det)
 

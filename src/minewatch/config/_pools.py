@@ -22,6 +22,7 @@ CONFIDENCE_FEATURES: tuple[str, ...] = (
     "density",           # fraction of pool-like pixels within density_window_m
     "liner",             # 1 when the best-fitting material is the blue liner, else 0
     "neighbours",        # log(1 + other candidates within neighbour_radius_m)
+    "fill",              # pixels / area of the moment ellipse (~1 compact, low ragged)
 )
 
 
@@ -113,12 +114,17 @@ class PoolConfig:
     neighbour_radius_m: float = setting(60.0, low=0.0, high=5000.0,
                                         doc="radius for counting neighbouring candidates (m)")
     """Radius (m) within which other candidate objects are counted (pools come in chains)."""
+    pool_area_m2: float = setting(0.0, low=0.0, high=10000.0,
+                                  doc="evidence-weighted area of one pool, for counting (m²)")
+    """Evidence-weighted area (m²) one pool contributes, used to estimate how many pools a
+    merged object holds (``n_pools`` = area_m2 / pool_area_m2, at least 1). 0: every object
+    is one pool (resolutions that separate pools)."""
     confidence_coefficients: tuple[float, ...] = setting(
-        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
         doc="logistic model: intercept, then one per CONFIDENCE_FEATURES")
     """Logistic confidence model: intercept then one coefficient per feature of
     ``CONFIDENCE_FEATURES`` (peak and mean evidence, log area, elongation, background
-    greenness, density, liner flag, neighbours). All zeros gives confidence 0.5."""
+    greenness, density, liner flag, neighbours, fill). All zeros gives confidence 0.5."""
     min_confidence: float = setting(0.5, low=0.0, high=1.0,
                                     doc="calibrated confidence below which a pool is dropped")
     """Detections with a calibrated confidence (0–1) below this are dropped."""
@@ -134,22 +140,25 @@ POOL_PRESETS: dict[str, PoolConfig] = {
     "sentinel2": replace(_BASE, nodata_buffer_m=10.0, evidence_threshold=0.12,
                          peak_evidence_min=0.2, min_area_m2=10.0, max_area_m2=600.0,
                          max_elongation=3.0, max_background_green=0.4, max_density=0.15,
-                         confidence_coefficients=(3.352, 3.44, 4.863, -0.2412, 0.1663, -17.16,
-                                                  -10.01, -1.887, 0.5999),
+                         pool_area_m2=24.1,
+                         confidence_coefficients=(5.215, 3.388, 5.054, -0.3177, 0.173, -17.06,
+                                                  -9.458, -1.878, 0.5915, -1.765),
                          min_confidence=0.35),
+    # Landsat: not tuned (pools are far below a 30 m pixel); the Sentinel-2 model is reused
     "landsat": replace(_BASE, nodata_buffer_m=30.0, background_window_m=150.0,
                        density_window_m=300.0, evidence_threshold=0.05,
                        peak_evidence_min=0.08, min_area_m2=50.0, max_area_m2=900.0,
-                       max_elongation=3.0, max_background_green=0.4, max_density=0.15),
+                       max_elongation=3.0, max_background_green=0.4, max_density=0.15,
+                       pool_area_m2=24.1, min_confidence=0.5),
     "planetscope": replace(_BASE, nodata_buffer_m=6.0, min_area_m2=8.0, max_area_m2=600.0,
                            max_elongation=3.0, max_background_green=0.35, max_density=0.15,
-                           confidence_coefficients=(0.3157, 2.335, 0.9062, 0.5475, -0.9496,
-                                                    -7.717, -36.39, -3.287, 1.501),
-                           min_confidence=0.70),
+                           confidence_coefficients=(-0.5523, 2.382, 0.7441, 0.5439, -0.955,
+                                                    -7.7, -36.37, -3.269, 1.503, 1.035),
+                           min_confidence=0.55),
     "rgb_highres": replace(_BASE, method="rgb", nodata_buffer_m=2.0, opening_radius_px=1,
                            min_area_m2=6.0, max_area_m2=1000.0, max_elongation=2.5,
                            max_background_green=-0.1, max_density=0.7,
-                           confidence_coefficients=(-4.68, -0.7973, 7.29, 0.5559, -2.896,
-                                                    -14.42, -2.04, -0.8861, -0.3859),
-                           min_confidence=0.35),
+                           confidence_coefficients=(-11.33, 0.8569, 5.019, 0.4252, -2.084,
+                                                    -12.94, -1.475, -1.221, -0.1672, 6.564),
+                           min_confidence=0.40),
 }

@@ -74,8 +74,8 @@ INDEX_BANDS: dict[str, tuple[str, ...]] = {
     "saturation": ("red", "green", "blue"),
 }
 
-_COLUMNS = ["label", "date", "area_m2", "footprint_m2", "perimeter_m", "compactness",
-            "n_pixels", "elongation", "peak_evidence", "mean_evidence", "material",
+_COLUMNS = ["label", "date", "n_pools", "area_m2", "footprint_m2", "perimeter_m", "compactness",
+            "n_pixels", "elongation", "fill", "peak_evidence", "mean_evidence", "material",
             "background_green", "density", "neighbours"]
 
 
@@ -356,7 +356,7 @@ def confidence_features(t: pd.DataFrame) -> np.ndarray:
     return np.column_stack([
         t["peak_evidence"], t["mean_evidence"], np.log(np.maximum(t["area_m2"], 1e-3)),
         t["elongation"], t["background_green"], t["density"],
-        (t["material"] == "liner").astype(float), np.log1p(t["neighbours"]),
+        (t["material"] == "liner").astype(float), np.log1p(t["neighbours"]), t["fill"],
     ]).astype(float)
 
 
@@ -531,9 +531,11 @@ def detect_pools(scene: xr.DataArray, config: DetectionConfig | PoolConfig | Non
     Returns
     -------
     geopandas.GeoDataFrame
-        One row per pool, in the scene CRS: ``label``, ``date``, ``area_m2`` (evidence-weighted
-        pool area, m²: sub-pixel at 10 m), ``footprint_m2`` (pixels, m²), ``perimeter_m``,
-        ``compactness`` (4πA/P², 1 for a disc), ``n_pixels``, ``elongation``,
+        One row per pool, in the scene CRS: ``label``, ``date``, ``n_pools`` (pools the object
+        holds: 1, or at coarse resolution its area over ``pool_area_m2``), ``area_m2``
+        (evidence-weighted pool area, m²: sub-pixel at 10 m), ``footprint_m2`` (pixels, m²),
+        ``perimeter_m``, ``compactness`` (4πA/P², 1 for a disc), ``n_pixels``,
+        ``elongation``, ``fill`` (pixels over the moment-ellipse area),
         ``peak_evidence``, ``mean_evidence``, ``material`` (best-fitting library material),
         ``background_green``, ``density``, ``neighbours``, one column per index (``ndwi``,
         ``blueness``, … of the pool's mean reflectance), ``confidence`` (0–1, calibrated
@@ -582,6 +584,11 @@ def detect_pools(scene: xr.DataArray, config: DetectionConfig | PoolConfig | Non
     for name, values in _index_means(frame, roles, names).items():
         frame[name] = values
     frame["date"] = _date(scene)
+    if cfg.pool_area_m2 > 0:
+        frame["n_pools"] = np.maximum(1, np.round(frame["area_m2"] / cfg.pool_area_m2))
+    else:
+        frame["n_pools"] = 1
+    frame["n_pools"] = frame["n_pools"].astype(int)
     frame["n_pixels"] = frame["n_pixels"].astype(int)
     frame["label"] = frame["label"].astype(np.int32)
     cols = _COLUMNS + list(names) + ["confidence", "geometry"]
