@@ -292,6 +292,10 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
     """Labels of every candidate and the measured object table (no filters yet)."""
     cube = scene.sel(band=list(roles))
     layers = _layers(cube, cfg, roles, res)
+    if _is_dask(layers.data):
+        # computed once and kept (4 float32 layers): labelling and the object table both
+        # read them, and recomputing the unmixing would double the cost
+        layers = layers.persist()
     ev = layers.sel(layer="evidence").drop_vars("layer")
     radius = round(cfg.split_distance_m / res)
     split = dict(threshold=cfg.evidence_threshold, radius_px=radius,
