@@ -72,11 +72,16 @@ class PoolConfig:
     edges): mixed cloud-edge pixels are never pools."""
     density_window_m: float = setting(150.0, low=1.0, high=5000.0,
                                       doc="window of the pool-pixel density (m)")
-    """Side (m) of the window in which the fraction of pool-like pixels is measured; rivers
-    and lakes fill it, pool chains only partly."""
+    """Side (m) of the window in which the fraction of pool-like pixels (and, with NIR, of
+    open water) is measured; rivers and lakes fill it, pool chains only partly."""
     density_evidence: float = setting(0.3, low=0.0, high=1.0,
                                       doc="evidence counted as pool-like in the density")
     """Pixel evidence (0–1) from which a pixel counts towards the density."""
+    water_ndwi_min: float = setting(0.2, low=-1.0, high=1.0,
+                                    doc="NDWI from which a pixel counts as open water")
+    """NDWI (green − nir)/(green + nir) from which a pixel counts as open water in the density
+    (with NIR only): the interior of a river scores no pool evidence against its own
+    background, but it is water."""
     evidence_threshold: float = setting(0.3, low=0.0, high=1.0,
                                         doc="pixel evidence for the pool mask")
     """Pixel evidence (0–1) from which a pixel joins the pool mask (object extent)."""
@@ -141,8 +146,8 @@ POOL_PRESETS: dict[str, PoolConfig] = {
                          peak_evidence_min=0.2, min_area_m2=10.0, max_area_m2=600.0,
                          max_elongation=3.0, max_background_green=0.4, max_density=0.15,
                          pool_area_m2=24.1,
-                         confidence_coefficients=(5.215, 3.388, 5.054, -0.3177, 0.173, -17.06,
-                                                  -9.458, -1.878, 0.5915, -1.765),
+                         confidence_coefficients=(5.008, 3.468, 5.057, -0.277, 0.176, -16.98,
+                                                  -14.16, -1.915, 0.6095, -1.678),
                          min_confidence=0.35),
     # Landsat: not tuned (pools are far below a 30 m pixel); the Sentinel-2 model is reused
     "landsat": replace(_BASE, nodata_buffer_m=30.0, background_window_m=150.0,
@@ -152,8 +157,8 @@ POOL_PRESETS: dict[str, PoolConfig] = {
                        pool_area_m2=24.1, min_confidence=0.5),
     "planetscope": replace(_BASE, nodata_buffer_m=6.0, min_area_m2=8.0, max_area_m2=600.0,
                            max_elongation=3.0, max_background_green=0.35, max_density=0.15,
-                           confidence_coefficients=(-0.5523, 2.382, 0.7441, 0.5439, -0.955,
-                                                    -7.7, -36.37, -3.269, 1.503, 1.035),
+                           confidence_coefficients=(-0.4936, 2.406, 0.768, 0.5379, -0.9378,
+                                                    -7.689, -37.01, -3.297, 1.506, 0.9982),
                            min_confidence=0.55),
     "rgb_highres": replace(_BASE, method="rgb", nodata_buffer_m=2.0, opening_radius_px=1,
                            min_area_m2=6.0, max_area_m2=1000.0, max_elongation=2.5,

@@ -95,6 +95,7 @@ def pixel_layers(cube: np.ndarray, roles: tuple[str, ...], *, resolution_m: floa
                  background_window_m: float, background_exclude: float, fit_tolerance: float,
                  gain_range: tuple[float, float],
                  nodata_buffer_m: float, density_window_m: float, density_evidence: float,
+                 water_ndwi_min: float,
                  materials: tuple[str, ...]) -> np.ndarray:
     """Evidence and context layers of one block, ``(len(LAYERS), y, x)`` float32.
 
@@ -128,8 +129,11 @@ def pixel_layers(cube: np.ndarray, roles: tuple[str, ...], *, resolution_m: floa
     else:
         green = (g - r) / np.maximum(g + r, 1e-6)
     dsize = odd_window(density_window_m, resolution_m)
-    density = ndimage.uniform_filter((ev > density_evidence).astype(np.float32), dsize,
-                                     mode="nearest")
+    wet = ev > density_evidence
+    if "nir" in roles:  # open water by itself (NDWI), which a river's interior is
+        gr, nr = x[roles.index("green")], x[roles.index("nir")]
+        wet |= valid & ((gr - nr) > water_ndwi_min * (gr + nr))
+    density = ndimage.uniform_filter(wet.astype(np.float32), dsize, mode="nearest")
     out = np.stack([ev, which, green.astype(np.float32), density]).astype(np.float32)
     out[:, ~valid] = np.nan
     out[0, ~valid] = 0.0

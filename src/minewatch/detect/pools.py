@@ -175,6 +175,7 @@ def _layer_kwargs(cfg: PoolConfig, roles: tuple[str, ...], res: float) -> dict[s
                 background_exclude=cfg.background_exclude, fit_tolerance=cfg.fit_tolerance,
                 gain_range=tuple(cfg.gain_range), nodata_buffer_m=cfg.nodata_buffer_m,
                 density_window_m=cfg.density_window_m, density_evidence=cfg.density_evidence,
+                water_ndwi_min=cfg.water_ndwi_min,
                 materials=tuple(POOL_LIBRARY))
 
 
