@@ -42,7 +42,6 @@ AREA_WIDE_KINDS: tuple[str, ...] = ("haze", "swath_edge")
 
 _RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".jp2", ".img", ".nc"}
 
-MATCH_COLUMNS = ("detected", "reference", "iou", "intersection_m2", "distance_m", "rule")
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,19 +204,20 @@ def _grid_of(arr: xr.DataArray, what: str) -> _Grid:
 
 
 def _raster_labels(arr: xr.DataArray, kind: str) -> np.ndarray:
-    """Labels (int64) from a raster: integer ids for pools, connected components otherwise."""
+    """int32 labels from a raster: integer ids for pools, connected components otherwise."""
     values = np.asarray(arr.values)
     if np.issubdtype(values.dtype, np.integer) and kind == "pools":
-        if values.min(initial=0) < 0:
-            raise InputError("evaluate: integer labels must be ≥ 0 (0 = background); got "
-                             f"{values.min()}.")
-        return values.astype(np.int64)
+        low, high = values.min(initial=0), values.max(initial=0)
+        if low < 0 or high > np.iinfo(np.int32).max:
+            raise InputError(f"evaluate: integer labels must be 0 … 2,147,483,647 (0 = "
+                             f"background); got {low} … {high}.")
+        return values.astype(np.int32, copy=False)
     mask = arr.copy(data=np.nan_to_num(values, nan=0) != 0 if values.dtype != bool else values)
-    return np.asarray(label_objects(mask).values).astype(np.int64)
+    return np.asarray(label_objects(mask).values)
 
 
 def _rasterize(frame: gpd.GeoDataFrame, grid: _Grid, what: str) -> np.ndarray:
-    """Object ids 1..n (row order) burnt onto the grid (pixel centre inside the polygon)."""
+    """int32 object ids 1..n (row order) burnt onto the grid (pixel centre inside)."""
     if frame.crs is None:
         raise MissingCRSError(f"evaluate: {what} polygons have no CRS; set one with "
                               ".set_crs(...) before comparing.")
@@ -228,17 +228,21 @@ def _rasterize(frame: gpd.GeoDataFrame, grid: _Grid, what: str) -> np.ndarray:
     keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
     ids = np.arange(1, len(geoms) + 1)[keep]
     if not keep.any():
-        return np.zeros(grid.shape, np.int64)
-    burnt = features.rasterize(zip(geoms[keep], ids.tolist(), strict=True),
-                               out_shape=grid.shape, transform=grid.transform, fill=0,
-                               dtype="int32")
-    return burnt.astype(np.int64)
+        return np.zeros(grid.shape, np.int32)
+    return features.rasterize(zip(geoms[keep], ids.tolist(), strict=True),
+                              out_shape=grid.shape, transform=grid.transform, fill=0,
+                              dtype="int32")
 
 
 def _labels_xr(values: np.ndarray, grid: _Grid) -> xr.DataArray:
-    out = grid.like.copy(data=values.astype(np.int32))
-    out = out.rio.write_transform(grid.transform)
-    return out.rio.write_crs(grid.crs) if grid.crs is not None else out
+    """Labels on the grid (no copy)."""
+    like = grid.like
+    coords = {k: v for k, v in like.coords.items() if set(v.dims) <= set(like.dims)}
+    out = xr.DataArray(values, dims=like.dims, coords=coords)
+    out.rio.write_transform(grid.transform, inplace=True)  # inplace: no copy of the data
+    if grid.crs is not None:
+        out.rio.write_crs(grid.crs, inplace=True)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

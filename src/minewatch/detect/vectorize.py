@@ -42,6 +42,10 @@ ATTRIBUTE_COLUMNS: tuple[str, ...] = (
     "rectangularity",
 )
 
+#: In-memory labels larger than this (pixels) are vectorized in chunks of _SPLIT_CHUNKS.
+_SPLIT_PIXELS = 4096 * 4096
+_SPLIT_CHUNKS = 2048
+
 
 # --------------------------------------------------------------------------------------------
 # labelling
@@ -222,9 +226,11 @@ def label_objects(mask: xr.DataArray, *, connectivity: int = 2) -> xr.DataArray:
     out.name = "labels"
     out.attrs = {"long_name": "object labels", "units": "1"}
     out.encoding = {}
+    # inplace: rioxarray otherwise deep-copies the whole label array on each call
     if mask.rio.crs is not None:
-        out = out.rio.write_crs(mask.rio.crs)
-    return out.rio.write_nodata(0, encoded=False)
+        out.rio.write_crs(mask.rio.crs, inplace=True)
+    out.rio.write_nodata(0, encoded=False, inplace=True)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -394,8 +400,12 @@ def vectorize(labels: xr.DataArray, *, values: Mapping[str, xr.DataArray] | None
     transform = labels.rio.transform()
     vals = _aligned_values(labels, values)
     names = list(vals)
-    if isinstance(labels.data, da.Array):
-        lab = labels.data
+    data = labels.data
+    if not isinstance(data, da.Array) and data.size > _SPLIT_PIXELS:
+        # large in-memory labels: the same per-chunk path, so chunks run in threads
+        data = da.from_array(np.asarray(data), chunks=_SPLIT_CHUNKS, name=False)
+    if isinstance(data, da.Array):
+        lab = data
         vblocks = [(v.data if isinstance(v.data, da.Array) else da.from_array(v.values))
                    .rechunk(lab.chunks).to_delayed() for v in vals.values()]
         lblocks = lab.to_delayed()
