@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from minewatch.config import DetectionConfig
+from minewatch.detect import detect_clearings, detect_pools, train_pool_model
 from minewatch.errors import MinewatchError, MinewatchWarning
+from minewatch.evaluate import evaluate
 from minewatch.io import load_stack, open_tile, scan_archive
 
 try:
@@ -24,6 +27,12 @@ __all__ = [
     "load_stack",
     "open_tile",
     "scan_archive",
+    # detect
+    "DetectionConfig",
+    "detect_clearings",
+    "detect_pools",
+    "evaluate",
+    "train_pool_model",
     # meta
     "__version__",
 ]
