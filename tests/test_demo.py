@@ -25,6 +25,15 @@ def test_demo_writes_scenes_table_and_quicklooks(tmp_path):
     for png in pngs:
         image = mpimg.imread(png)
         assert image.shape[0] > 300 and image[..., :3].std() > 0.05, png.name  # not blank
+    # pools per date, clearings from the second date on (they need a baseline)
+    import geopandas as gpd
+
+    pools = sorted((out / "detections").glob("*_pools.gpkg"))
+    clearings = sorted((out / "detections").glob("*_clearings.gpkg"))
+    assert len(pools) == 9 and len(clearings) == 7
+    found = gpd.read_file(next(p for p in pools if "planetscope_2024" in p.name))
+    assert len(found) > 5 and found.crs.to_epsg() == 32647
+    assert {"area_m2", "confidence"} <= set(found.columns)
     # no temporary files left behind by the atomic writes
     assert not [p for p in out.rglob(".*") if p.is_file()]
 

@@ -3,9 +3,11 @@ and return the Axes; extents are in the data's CRS units (m for UTM)."""
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 
 from minewatch.indices import ndvi
 
@@ -48,11 +50,24 @@ def true_colour_rgb(scene: xr.DataArray, percentiles: tuple[float, float] = (2, 
     return np.concatenate([np.nan_to_num(scaled), alpha], axis=-1)
 
 
-def plot_true_colour(scene: xr.DataArray, ax: Axes | None = None, *, title: str | None = None
-                     ) -> Axes:
-    """True-colour quick-look of one date; masked pixels transparent. Returns the Axes."""
+def plot_true_colour(scene: xr.DataArray, ax: Axes | None = None, *, title: str | None = None,
+                     pools: gpd.GeoDataFrame | None = None,
+                     clearings: gpd.GeoDataFrame | None = None) -> Axes:
+    """True-colour quick-look of one date; masked pixels transparent. Returns the Axes.
+
+    ``clearings`` and ``pools`` (GeoDataFrames in any CRS) are drawn as outlines: clearings in
+    orange, pools in magenta (both visible on forest green and laterite).
+    """
     ax = _new_axes(ax)
     ax.imshow(true_colour_rgb(scene), extent=_extent(scene), interpolation="nearest")
+    crs = scene.rio.crs
+    handles = []
+    for frame, colour, label in ((clearings, "#E69F00", "clearing"), (pools, "#CC0099", "pool")):
+        if frame is not None and len(frame):
+            frame.to_crs(crs).boundary.plot(ax=ax, color=colour, linewidth=0.8)
+            handles.append(Line2D([], [], color=colour, label=f"{label} ({len(frame)})"))
+    if handles:
+        ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.8)
     ax.set_title(title or "True colour")
     ax.set_xlabel("easting (m)")
     ax.set_ylabel("northing (m)")
