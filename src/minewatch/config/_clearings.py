@@ -73,6 +73,15 @@ class ClearingConfig:
     """Land bare already in the baseline counts only where its redness (red − green) /
     (red + green) is at least this: laterite (≈ 0.25) yes, dry grass, sand and grey scars
     (≈ 0.05–0.09) no."""
+    max_blue: float = setting(0.14, low=0.0, high=1.0,
+                              doc="blue reflectance above stable vegetation (0–1)")
+    """Pixels brighter in blue than this (reflectance 0–1) above the date's median blue of
+    stable vegetation are never clearing: thin cloud the product mask missed (cloud ≈ 0.5),
+    bright roofs. Laterite is ≈ 0.06 above forest; haze lifts both alike."""
+    established_veg_max: float = setting(0.22, low=-1.0, high=1.0,
+                                         doc="vegetation index of long-bare land")
+    """Land not vegetated in the baseline counts only where its vegetation index now is at
+    most this (stricter than ``bare_veg_max``: dry grass sits at NDVI ≈ 0.2–0.25)."""
     include_established: bool = setting(True, doc="keep land bare in the baseline too")
     """Also map land that is bare now *and* already bare on the earlier dates (cleared before
     the series began); their ``first_seen`` is the first clear date (i.e. "on or before")."""

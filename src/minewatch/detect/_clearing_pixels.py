@@ -112,6 +112,9 @@ class Indices:
     """NIR reflectance (0–1), or brightness for ``rgb`` (burnt fields are dark)."""
     redness: xr.DataArray
     """(red − green) / (red + green): laterite is red."""
+    blue: xr.DataArray
+    """Blue reflectance (0–1) above the date's stable-vegetation median (haze lifts both):
+    thin cloud is bright in blue."""
     veg_raw: xr.DataArray
     """Vegetation index before normalisation (reported)."""
     bare_raw: xr.DataArray
@@ -136,6 +139,9 @@ def method_for(stack: xr.DataArray, cfg: ClearingConfig) -> str:
                 f"{bands}. RGB-only imagery: use the 'rgb_highres' preset or "
                 "ClearingConfig(method='rgb') (green–red vegetation index and laterite "
                 "redness; weaker, see docs/detection.md).")
+        if "blue" not in bands:
+            raise BandError(f"Clearing detection needs a blue band (thin-cloud guard), the "
+                            f"image has {bands}.")
         return "multispectral"
     missing = [b for b in ("red", "green", "blue") if b not in bands]
     if missing:
@@ -176,25 +182,30 @@ def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
     # a pixel is observed only when every band is: mask indices alike
     seen = stack.notnull().all("band")
     redness = normalized_difference(stack, "red", "green")
+    blue = stack.sel(band="blue").drop_vars("band", errors="ignore").astype(np.float32)
     veg, bare, water, dark, redness = (a.where(seen) for a in (veg, bare, water, dark, redness))
     n_t = stack.sizes["time"]
     veg_shift = np.zeros(n_t, np.float32)
     bare_shift = np.zeros(n_t, np.float32)
+    blue_shift = np.zeros(n_t, np.float32)
     if cfg.normalize_dates:
         s = cfg.normalization_stride_px
-        sample = xr.concat([veg[:, ::s, ::s], bare[:, ::s, ::s]], dim="index")
+        sample = xr.concat([veg[:, ::s, ::s], bare[:, ::s, ::s], blue[:, ::s, ::s]],
+                           dim="index")
         vals = np.asarray(sample.values, np.float32)  # computes a strided sample on dask
-        stable = vals[0] >= cfg.veg_min
-        med_veg = _strided_median(vals[0].reshape(n_t, -1), stable.reshape(n_t, -1))
-        med_bare = _strided_median(vals[1].reshape(n_t, -1), stable.reshape(n_t, -1))
+        stable = (vals[0] >= cfg.veg_min).reshape(n_t, -1)
+        med_veg, med_bare, med_blue = (_strided_median(vals[k].reshape(n_t, -1), stable)
+                                       for k in range(3))
         if np.isfinite(med_veg).any():
             veg_shift = np.nan_to_num(np.nanmedian(med_veg) - med_veg).astype(np.float32)
             bare_shift = np.nan_to_num(np.nanmedian(med_bare) - med_bare).astype(np.float32)
+            blue_shift = -np.nan_to_num(med_blue).astype(np.float32)
     time = stack["time"]
     veg_n = veg + xr.DataArray(veg_shift, dims="time", coords={"time": time})
     bare_n = bare + xr.DataArray(bare_shift, dims="time", coords={"time": time})
+    blue = blue + xr.DataArray(blue_shift, dims="time", coords={"time": time})
     return Indices(veg=veg_n.astype(np.float32), bare=bare_n.astype(np.float32), water=water,
-                   dark=dark, redness=redness, veg_raw=veg, bare_raw=bare, names=names,
+                   dark=dark, redness=redness, blue=blue, veg_raw=veg, bare_raw=bare, names=names,
                    method=method,
                    veg_shift=veg_shift, bare_shift=bare_shift)
 

@@ -206,8 +206,9 @@ def _pixel_layers(stack: xr.DataArray, cfg: ClearingConfig, t: int,
     # stage of a growing clearing is only partly vegetated, so bare-now alone is enough)
     new = vegetated & (changed | bare_now)
     laterite = ix.redness.isel(time=t) >= cfg.laterite_redness_min
-    established = bare_now & ~vegetated & laterite
+    established = bare_now & ~vegetated & laterite & (veg <= cfg.established_veg_max)
     candidate = (new | established) if cfg.include_established else new
+    candidate = candidate & (ix.blue.isel(time=t) <= cfg.max_blue)
     return dict(ix=ix, ok=ok, candidate=candidate & ok, changed=new, bare_now=bare_now,
                 laterite=laterite)
 
