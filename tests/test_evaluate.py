@@ -329,3 +329,27 @@ def test_evaluation_table_is_tidy():
     assert len(ev.report().splitlines()) >= 4
     with pytest.raises(AttributeError):
         ev.n_matched = 0  # frozen
+
+
+def test_false_kind_prefers_the_closest_confounder_and_respects_dates():
+    det = blank()
+    det[5, 5] = 1                  # on a roof inside a village
+    det[15, 15] = 2                # in the village only
+    x0, y0 = ORIGIN
+
+    def cell_box(r0, c0, r1, c1):
+        return shapely.box(x0 + c0 * RES, y0 - r1 * RES, x0 + c1 * RES, y0 - r0 * RES)
+
+    conf = gpd.GeoDataFrame(
+        {"kind": ["haze", "village", "metal_roof"],
+         "first_date": pd.to_datetime(["2020-01-01", "2020-01-01", "2022-01-01"]),
+         "last_date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-01"])},
+        geometry=[cell_box(0, 0, 20, 20), cell_box(0, 0, 18, 18),
+                  cell_box(5.2, 5.1, 5.9, 5.8)], crs=CRS)
+    ev = evaluate(on_grid(det), on_grid(blank()), confounders=conf)
+    assert ev.detected.set_index("label")["false_kind"].to_dict() == {1: "metal_roof",
+                                                                     2: "village"}
+    before = evaluate(on_grid(det), on_grid(blank()), confounders=conf, date="2021-06-01")
+    assert before.false_by_kind.to_dict("list")["kind"] == ["village"]
+    with pytest.raises(InputError, match="need a 'kind' column"):
+        evaluate(on_grid(det), on_grid(blank()), confounders=conf.drop(columns="kind"))

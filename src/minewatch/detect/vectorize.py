@@ -274,7 +274,7 @@ def _block_pieces(lab: np.ndarray, value_blocks: tuple[np.ndarray, ...],
             raise InputError("vectorize: labels must be 0 … 2,147,483,647 (int32); "
                              "renumber them with label_objects first.")
         crop = crop.astype(np.int32)
-    shift = transform * Affine.translation(int(c0), int(r0))
+    shift = transform @ Affine.translation(int(c0), int(r0))
     # rasterio's in-memory dataset warns before it is given the transform: harmless. (Not
     # thread-safe in Python 3.11: under dask threads the warning may still show once.)
     with warnings.catch_warnings():
@@ -413,7 +413,7 @@ def vectorize(labels: xr.DataArray, *, values: Mapping[str, xr.DataArray] | None
         cb = np.concatenate([[0], np.cumsum(lab.chunks[1])])
         piece_of = dask.delayed(_block_pieces, pure=True)
         todo = [piece_of(lblocks[i, j], tuple(vb[i, j] for vb in vblocks),
-                         transform * Affine.translation(int(cb[j]), int(rb[i])))
+                         transform @ Affine.translation(int(cb[j]), int(rb[i])))
                 for i in range(lblocks.shape[0]) for j in range(lblocks.shape[1])]
         results = list(dask.compute(*todo))
     else:
