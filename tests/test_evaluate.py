@@ -353,3 +353,15 @@ def test_false_kind_prefers_the_closest_confounder_and_respects_dates():
     assert before.false_by_kind.to_dict("list")["kind"] == ["village"]
     with pytest.raises(InputError, match="need a 'kind' column"):
         evaluate(on_grid(det), on_grid(blank()), confounders=conf.drop(columns="kind"))
+
+
+def test_polygon_ids_follow_their_label_column():
+    ref = blank()
+    ref[2:6, 2:6] = 1
+    det = blank()
+    det[2:6, 2:6] = 1
+    frame = vectorize(on_grid(det))
+    frame["label"] = [42]
+    assert evaluate(frame, on_grid(ref)).matches["detected"].tolist() == [42]
+    frame["label"] = [-1]          # not usable as an id: row position + 1
+    assert evaluate(frame, on_grid(ref)).matches["detected"].tolist() == [1]

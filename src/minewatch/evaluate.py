@@ -217,7 +217,9 @@ def _raster_labels(arr: xr.DataArray, kind: str) -> np.ndarray:
 
 
 def _rasterize(frame: gpd.GeoDataFrame, grid: _Grid, what: str) -> np.ndarray:
-    """int32 object ids 1..n (row order) burnt onto the grid (pixel centre inside)."""
+    """int32 object ids burnt onto the grid (pixel centre inside): the frame's ``label``
+    column when it holds unique positive integers (as from :func:`vectorize`), else row
+    position + 1. Where polygons overlap, the later row wins."""
     if frame.crs is None:
         raise MissingCRSError(f"evaluate: {what} polygons have no CRS; set one with "
                               ".set_crs(...) before comparing.")
@@ -226,7 +228,13 @@ def _rasterize(frame: gpd.GeoDataFrame, grid: _Grid, what: str) -> np.ndarray:
                               "CRS; set it with .rio.write_crs(...).")
     geoms = frame.geometry.to_crs(grid.crs).values
     keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
-    ids = np.arange(1, len(geoms) + 1)[keep]
+    ids = np.arange(1, len(geoms) + 1)
+    if "label" in frame.columns and pd.api.types.is_integer_dtype(frame["label"]):
+        own = frame["label"].to_numpy(np.int64)
+        if own.size and own.min() > 0 and own.max() <= np.iinfo(np.int32).max and len(
+                np.unique(own)) == own.size:
+            ids = own
+    ids = ids[keep]
     if not keep.any():
         return np.zeros(grid.shape, np.int32)
     return features.rasterize(zip(geoms[keep], ids.tolist(), strict=True),
@@ -456,8 +464,10 @@ def evaluate(
         (0 = background; the synth truth ``pools`` layer); boolean, float (NaN = background)
         and, for ``kind="clearings"``, every raster is a mask whose 8-connected parts are the
         objects (pass ``truth["clearings"] == CLEARING_CODES["mining"]`` for mining
-        clearings). Polygons are objects, rasterized (pixel centre inside) onto the raster's
-        grid; when both sides are polygons, ``valid`` supplies the grid.
+        clearings). Polygons are objects, rasterized (pixel centre inside; the later row wins
+        where they overlap) onto the raster's grid; when both sides are polygons, ``valid``
+        supplies the grid. A polygon's id (in ``matches``) is its ``label`` column when that
+        holds unique positive integers (as from :func:`vectorize`), else row position + 1.
     valid
         (y, x) boolean raster on the same grid; pixels where it is False, 0 or NaN (cloud,
         nodata) are left out of every measure, objects keep their valid part only.
