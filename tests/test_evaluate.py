@@ -365,3 +365,18 @@ def test_polygon_ids_follow_their_label_column():
     assert evaluate(frame, on_grid(ref)).matches["detected"].tolist() == [42]
     frame["label"] = [-1]          # not usable as an id: row position + 1
     assert evaluate(frame, on_grid(ref)).matches["detected"].tolist() == [1]
+
+
+def test_nodata_of_a_raster_file_is_not_valid(tmp_path, write_tif):
+    ref = blank().astype("uint16")
+    ref[2:6, 2:6] = 1
+    ref[12:14, 12:14] = 2
+    det = ref.copy()
+    det[15:18, 2:5] = 3            # a false detection ...
+    ref_file = ref.copy()
+    ref_file[10:20, :] = 999       # ... where the reference file has no data
+    tif = write_tif(tmp_path / "reference.tif", ref_file,
+                    transform=from_origin(*ORIGIN, RES, RES), nodata=999)
+    ev = evaluate(on_grid(det), tif)
+    assert (ev.n_detected, ev.n_reference, ev.n_false) == (1, 1, 0)
+    assert ev.valid_area_km2 == pytest.approx(200 * RES**2 / 1e6)

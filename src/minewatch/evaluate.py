@@ -184,8 +184,10 @@ def _open(source: Any, what: str) -> xr.DataArray | gpd.GeoDataFrame:
                                      "bands; pass a single-band label or mask raster.")
                 arr = arr.squeeze("band", drop=True)
             nodata = arr.rio.nodata
-            if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-                arr = arr.where(arr != nodata, 0)
+            if nodata is not None:
+                missing = arr.isnull() if math.isnan(nodata) else arr == nodata
+                arr = arr.where(~missing, 0)
+                arr.attrs["_minewatch_nodata"] = np.asarray(missing.values)
             return arr
         try:
             return gpd.read_file(path)
@@ -460,8 +462,9 @@ def evaluate(
     ----------
     detected, reference
         Each a (y, x) DataArray of labels or a mask, a GeoDataFrame of polygons, or a path to
-        a GeoTIFF or vector file. With ``kind="pools"`` an integer raster holds object ids
-        (0 = background; the synth truth ``pools`` layer); boolean, float (NaN = background)
+        a GeoTIFF or vector file (a file's nodata pixels count as not valid). With
+        ``kind="pools"`` an integer raster holds object ids (0 = background; the synth truth
+        ``pools`` layer); boolean, float (NaN = background)
         and, for ``kind="clearings"``, every raster is a mask whose 8-connected parts are the
         objects (pass ``truth["clearings"] == CLEARING_CODES["mining"]`` for mining
         clearings). Polygons are objects, rasterized (pixel centre inside; the later row wins
@@ -550,9 +553,15 @@ def evaluate(
                else _rasterize(det_in, grid, "detected"))
     ref_lab = (_raster_labels(ref_in, kind) if isinstance(ref_in, xr.DataArray)
                else _rasterize(ref_in, grid, "reference"))
+    ok = None
     if valid is not None:
         v = np.asarray(valid.values)
         ok = (np.nan_to_num(v, nan=0) != 0) if v.dtype != bool else v
+    for side in (det_in, ref_in):  # a file's nodata pixels are not valid either
+        if isinstance(side, xr.DataArray) and "_minewatch_nodata" in side.attrs:
+            missing = side.attrs["_minewatch_nodata"]
+            ok = ~missing if ok is None else ok & ~missing
+    if ok is not None:
         det_lab = np.where(ok, det_lab, 0)
         ref_lab = np.where(ok, ref_lab, 0)
         n_valid = int(ok.sum())
