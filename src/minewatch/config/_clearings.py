@@ -119,9 +119,10 @@ class ClearingConfig:
     swidden field (cropped or regrowing, not bare)."""
     burnt_nir_max: float = setting(0.14, low=0.0, high=1.0,
                                    doc="mean NIR reflectance of a burnt field (0–1)")
-    """A changed object without pools whose mean NIR reflectance (0–1) is at most this is a
-    burnt swidden field (laterite keeps NIR ≈ 0.28). Brightness (mean of R, G, B) is used
-    for ``rgb``, with this value halved."""
+    """A changed object without pools whose mean NIR reflectance (0–1) is at most this and
+    that is grey (mean redness < ``laterite_redness_min`` + 0.04) is a burnt swidden field
+    (laterite keeps NIR ≈ 0.28, less on shaded slopes, and is red). For ``rgb`` the mean
+    of R, G, B is used instead, against half this value."""
     recovery_veg_gain: float = setting(0.25, low=0.0, high=2.0,
                                        doc="vegetation index regained on a later date")
     """A pixel regrows when on a later clear date its vegetation index is this much above the
@@ -131,8 +132,9 @@ class ClearingConfig:
     """An object without pools where at least this share of pixels regrows later is swidden."""
     landslide_min_elongation: float = setting(1.8, low=1.0, high=100.0,
                                               doc="long/short side of a landslide scar")
-    """A bare object without pools at least this elongated (long/short side of the minimum
-    rotated rectangle) is a landslide scar."""
+    """A bare, grey (mean redness < ``laterite_redness_min`` + 0.04) object without pools at
+    least this elongated (long/short side of the minimum rotated rectangle) is a landslide
+    scar."""
     established_max_changed: float = setting(0.25, low=0.0, high=1.0,
                                              doc="changed share below which land was bare")
     """An object without pools of which less than this share (0–1) changed against the

@@ -4,6 +4,7 @@ morphological cleaning. Private; the public functions live in :mod:`minewatch.de
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -334,11 +335,17 @@ def erode_block(mask: np.ndarray, radius: int) -> np.ndarray:
                                   border_value=1)
 
 
+def _call(func, args, block):
+    return func(block, *args)
+
+
 def local(func, array: xr.DataArray, depth: int, *args) -> xr.DataArray:
     """Apply a neighbourhood function of reach ``depth`` px to numpy or dask (overlap)."""
     if isinstance(array.data, da.Array):
-        data = array.data.map_overlap(func, *args, depth=depth, boundary="none",
-                                      dtype=bool, meta=np.empty((0, 0), bool))
+        data = array.data.map_overlap(func if not args else
+                                      functools.partial(_call, func, args), depth=depth,
+                                      boundary="none", dtype=bool,
+                                      meta=np.empty((0, 0), bool))
     else:
         data = func(np.asarray(array.values), *args)
     return array.copy(data=data)

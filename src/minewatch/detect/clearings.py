@@ -30,10 +30,12 @@ Kinds (first rule that matches):
               ≥ ``min_pool_area_m2`` at least ``pool_edge_margin_m`` inside the clearing, or a
               pool of ``pools=`` within ``pool_buffer_m``
 ``swidden``   no pools, and still partly green (mean NDVI ≥ ``swidden_veg_min``: cropped or
-              regrowing), or burnt (mean NIR ≤ ``burnt_nir_max``), or regrowing later (≥
+              regrowing), or burnt (mean NIR ≤ ``burnt_nir_max`` and grey: mean redness below
+              ``laterite_redness_min`` + 0.04), or regrowing later (≥
               ``swidden_recovered_fraction`` of pixels regain ``recovery_veg_gain`` of NDVI on a
               later date)
-``landslide`` no pools, bare, elongated (long/short side ≥ ``landslide_min_elongation``)
+``landslide`` no pools, grey (as burnt), elongated (long/short side ≥
+              ``landslide_min_elongation``); red elongated plots stay ``mining``
 ``unknown``   no pools and mostly bare already in the baseline (changed share <
               ``established_max_changed``): dry grass, sand bars, old scars
 ``mining``    no pools, newly bare, compact: laterite plots whose pools are drained, brown or
@@ -390,12 +392,15 @@ def _given_pools(frame: gpd.GeoDataFrame, pools: gpd.GeoDataFrame | None,
 def _kinds(frame: gpd.GeoDataFrame, cfg: ClearingConfig, has_pools: np.ndarray) -> np.ndarray:
     veg = frame["mean_veg"].to_numpy(float)
     dark = frame["mean_dark"].to_numpy(float)
+    red = frame["mean_red"].to_numpy(float) < cfg.laterite_redness_min + 0.04
+    grey = np.asarray(red)  # not the red of laterite: ash, grey landslide rock
     recovered = frame["recovered_fraction"].to_numpy(float)
     # RGB: ``dark`` is 2 × brightness, so the NIR threshold reads as half of it in brightness
-    swidden = ~has_pools & ((veg >= cfg.swidden_veg_min) | (dark <= cfg.burnt_nir_max)
+    burnt = (dark <= cfg.burnt_nir_max) & grey
+    swidden = ~has_pools & ((veg >= cfg.swidden_veg_min) | burnt
                             | (np.nan_to_num(recovered) >= cfg.swidden_recovered_fraction))
-    landslide = ~has_pools & ~swidden & (frame["elongation"].to_numpy(float)
-                                         >= cfg.landslide_min_elongation)
+    landslide = ~has_pools & ~swidden & grey & (frame["elongation"].to_numpy(float)
+                                                >= cfg.landslide_min_elongation)
     kind = np.where(has_pools, "mining", "unknown").astype(object)
     kind[swidden] = "swidden"
     kind[landslide] = "landslide"
@@ -489,6 +494,7 @@ def detect_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, 
     values = {
         ix.names[0]: ix.veg_raw.isel(time=t), ix.names[1]: ix.bare_raw.isel(time=t),
         ix.names[2]: water_now, "veg": veg_now, "dark": ix.dark.isel(time=t),
+        "red": ix.redness.isel(time=t),
         "pool": pool_like, "changed": layers["changed"].astype(np.float32),
         "recovered": recovered,
     }
@@ -512,7 +518,7 @@ def detect_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, 
     first = np.where(reached.any(axis=1), reached.argmax(axis=1), t)
     frame["first_seen"] = times[first]
     frame["date"] = when
-    frame = frame.drop(columns=["mean_veg", "mean_dark"])
+    frame = frame.drop(columns=["mean_veg", "mean_dark", "mean_red"])
     ordered = ["date", "kind", "first_seen", "area_m2", "pool_area_m2", "n_given_pools",
                "changed_fraction", "recovered_fraction",
                *[f"mean_{n}" for n in ix.names]]
