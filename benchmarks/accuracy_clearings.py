@@ -6,8 +6,9 @@ each seed, a 5-date scene is generated, clouds and cloud shadows are masked with
 last date. Then, against the truth of that date:
 
 - IoU / precision / recall: pixels of ``kind == "mining"`` objects vs truth code 1 (mining
-  clearing, its pools included), over clear pixels. Swidden, landslide, road and village
-  pixels called mining count against precision.
+  clearing, its pools included), over clear pixels, pooled over seeds; also per seed from
+  :func:`minewatch.evaluate.evaluate` (with object precision / recall, IoU ≥ 0.3). Swidden,
+  landslide, road and village pixels called mining count against precision.
 - swidden-not-mining: share of swidden fields (truth code 2, ≥ 10 clear pixels) of which less
   than half is called mining (target ≥ 80 %).
 - first_seen: share of mining sites (truth) whose best-overlapping mining object has
@@ -37,7 +38,8 @@ from rasterio import features
 
 from minewatch.config import DetectionConfig
 from minewatch.detect.clearings import detect_clearings
-from minewatch.synth import generate_scenes
+from minewatch.evaluate import evaluate
+from minewatch.synth import CLEARING_CODES, generate_scenes
 
 DATES = ("2020-02-14", "2021-03-05", "2022-02-27", "2023-03-14", "2024-02-20")
 #: Baseline across seasons (monsoon dates are greener) for the season check.
@@ -81,6 +83,10 @@ def one_seed(seed: int, run: tuple, cfg=None) -> dict:
     transform = refl.rio.transform()
     mining = _raster(found[found["kind"] == "mining"], shape, transform)
     anything = _raster(found, shape, transform)
+    ev = evaluate(found[found["kind"] == "mining"],
+                  truth["clearings"] == CLEARING_CODES["mining"],
+                  valid=truth["valid"].astype(bool), kind="clearings",
+                  confounders=scenes.confounders, date=DATES[-1])
     ref = codes == 1
     inter = int((mining & ref & valid).sum())
     union = int(((mining | ref) & valid).sum())
@@ -136,7 +142,10 @@ def one_seed(seed: int, run: tuple, cfg=None) -> dict:
     false_season = int((_raster(s_found, shape, transform) & s_valid
                         & (s_truth["clearings"].values == 0)).sum())
     return dict(seed=seed, inter=inter, union=union, det=det, tru=tru,
-                iou=inter / union if union else np.nan, fields=n_fields,
+                iou=inter / union if union else np.nan, ev_iou=ev.pixel_iou,
+                ev_precision=ev.pixel_precision, ev_recall=ev.pixel_recall,
+                object_precision=ev.object_precision, object_recall=ev.object_recall,
+                fields=n_fields,
                 fields_ok=n_not_mining, sites=n_sites, first_ok=n_first_ok,
                 false_cloud=100 * false_cloud / area, false_haze=100 * false_haze / area,
                 false_season=100 * false_season / area, seconds=seconds,
@@ -175,6 +184,11 @@ def main() -> None:
                                                f"{rows['iou'].median():.3f}",
             "precision": f"{precision:.3f}",
             "recall": f"{recall:.3f}",
+            "evaluate(): pixel IoU / precision / recall, seed mean":
+                f"{rows['ev_iou'].mean():.3f} / {rows['ev_precision'].mean():.3f} / "
+                f"{rows['ev_recall'].mean():.3f}",
+            "evaluate(): object precision / recall, seed mean":
+                f"{rows['object_precision'].mean():.3f} / {rows['object_recall'].mean():.3f}",
             "swidden fields not mining": f"{100 * rows['fields_ok'].sum() / max(rows['fields'].sum(), 1):.0f} % "  # noqa: E501
                                          f"of {rows['fields'].sum()}  (target ≥ 80 %)",
             "first_seen = truth first date": f"{100 * rows['first_ok'].sum() / max(rows['sites'].sum(), 1):.0f} % "  # noqa: E501
