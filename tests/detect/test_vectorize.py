@@ -248,3 +248,20 @@ def test_large_in_memory_labels_take_the_chunked_path(monkeypatch):
     split = vectorize(labels)
     np.testing.assert_array_equal(split["area_m2"].values, whole["area_m2"].values)
     assert split.geometry.geom_equals(whole.geometry).all()
+
+
+def test_dask_labels_read_the_mask_once_then_stay_lazy():
+    calls = []
+
+    def counted(block):
+        calls.append(block.shape)
+        return block
+
+    mask = on_grid(corner_mask()).chunk({"y": 8, "x": 8})
+    mask = mask.copy(data=mask.data.map_blocks(counted, dtype=bool,
+                                               meta=np.empty((0, 0), bool)))
+    labels = label_objects(mask)
+    assert len(calls) == 9                  # one pass over the 3 × 3 chunks for the borders
+    assert isinstance(labels.data, da.Array)
+    labels.compute()
+    assert len(calls) == 18                 # and one more when the labels are computed
