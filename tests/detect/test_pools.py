@@ -226,3 +226,15 @@ def test_clearings_restrict_pools():
     pools = detect_pools(scene, clearings=gpd.GeoDataFrame(geometry=[clearing],
                                                            crs="EPSG:32647"))
     assert len(pools) == 1
+
+
+def test_clearings_of_other_kinds_hold_no_pools():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    scene, _ = toy_scene()
+    tf = scene.rio.transform()
+    whole = box(tf.c, tf.f + 100 * tf.e, tf.c + 100 * tf.a, tf.f)
+    frame = gpd.GeoDataFrame({"kind": ["swidden"]}, geometry=[whole], crs="EPSG:32647")
+    assert len(detect_pools(scene, clearings=frame)) == 0
+    assert len(detect_pools(scene, clearings=frame.assign(kind="mining"))) >= 5

@@ -74,6 +74,9 @@ INDEX_BANDS: dict[str, tuple[str, ...]] = {
     "saturation": ("red", "green", "blue"),
 }
 
+#: Clearing kinds (``kind`` column of ``detect_clearings``) that can hold pools.
+POOL_CLEARING_KINDS: tuple[str, ...] = ("mining", "unknown")
+
 _COLUMNS = ["label", "date", "n_pools", "area_m2", "footprint_m2", "perimeter_m", "compactness",
             "n_pixels", "elongation", "fill", "peak_evidence", "mean_evidence", "material",
             "background_green", "density", "neighbours"]
@@ -408,9 +411,12 @@ def _keep_labels(labels: xr.DataArray, keep: np.ndarray) -> xr.DataArray:
 
 def _clearing_filter(t: pd.DataFrame, clearings: gpd.GeoDataFrame | None,
                      scene: xr.DataArray) -> pd.DataFrame:
-    """Keep objects whose centre lies in (or within one pixel of) a clearing, if given."""
+    """Keep objects whose centre lies in (or within one pixel of) a clearing, if given (only
+    clearings of :data:`POOL_CLEARING_KINDS` when there is a ``kind`` column)."""
     if clearings is None or len(t) == 0:
         return t
+    if "kind" in clearings.columns:  # detect_clearings output: pools sit on mining clearings
+        clearings = clearings[clearings["kind"].isin(POOL_CLEARING_KINDS)]
     if len(clearings) == 0:
         return t.iloc[:0]
     tf = scene.rio.transform()
@@ -451,7 +457,8 @@ def segment_pools(scene: xr.DataArray, config: DetectionConfig | PoolConfig | No
         Detection settings; default the preset for the scene's sensor or pixel size.
     clearings
         Optional clearing polygons (e.g. from ``detect_clearings``): only pools inside one
-        (one-pixel tolerance) are kept.
+        (one-pixel tolerance) are kept; with a ``kind`` column only ``mining`` and ``unknown``
+        clearings count (not swidden or landslides).
 
     Returns
     -------
