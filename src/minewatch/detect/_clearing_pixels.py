@@ -101,21 +101,13 @@ def date_index(stack: xr.DataArray, date: Any, where: str) -> int:
 
 @dataclass(frozen=True)
 class Indices:
-    """Per-date index cubes (time, y, x), normalised between dates where the config says."""
+    """Per-date vegetation and bare index cubes (time, y, x), normalised between dates where
+    the config says; the other layers are computed for one date on demand (speed)."""
 
     veg: xr.DataArray
     """Vegetation index: NDVI, or GRVI (green − red)/(green + red) for ``rgb``."""
     bare: xr.DataArray
     """Bare index: BSI, or redness (red − green)/(red + green) without SWIR."""
-    water: xr.DataArray
-    """Water index of pools: NDWI, or blueness for ``rgb``."""
-    dark: xr.DataArray
-    """NIR reflectance (0–1), or brightness for ``rgb`` (burnt fields are dark)."""
-    redness: xr.DataArray
-    """(red − green) / (red + green): laterite is red."""
-    blue: xr.DataArray
-    """Blue reflectance (0–1) above the date's stable-vegetation median (haze lifts both):
-    thin cloud is bright in blue."""
     veg_raw: xr.DataArray
     """Vegetation index before normalisation (reported)."""
     bare_raw: xr.DataArray
@@ -128,6 +120,36 @@ class Indices:
     """Per-date shift added to ``veg`` (index units)."""
     bare_shift: np.ndarray
     """Per-date shift added to ``bare`` (index units)."""
+    blue_shift: np.ndarray
+    """Per-date shift added to blue: minus the date's stable-vegetation median blue."""
+    stack: xr.DataArray
+    """The reflectance the layers come from."""
+
+    def _date(self, t: int) -> xr.DataArray:
+        one = self.stack.isel(time=t)
+        return one.where(one.notnull().all("band"))
+
+    def water(self, t: int) -> xr.DataArray:
+        """Water index of pools on date ``t``: NDWI, or blueness for ``rgb``."""
+        one = self._date(t)
+        return ndwi(one) if self.method == "multispectral" else blueness(one)
+
+    def dark(self, t: int) -> xr.DataArray:
+        """NIR reflectance (0–1) on date ``t``, or 2 × brightness for ``rgb``."""
+        one = self._date(t)
+        if self.method == "multispectral":
+            return one.sel(band="nir").drop_vars("band", errors="ignore").astype(np.float32)
+        return brightness(one) * 2  # burnt_nir_max is halved for RGB brightness
+
+    def redness(self, t: int) -> xr.DataArray:
+        """(red − green) / (red + green) on date ``t``: laterite is red."""
+        return normalized_difference(self._date(t), "red", "green")
+
+    def blue(self, t: int) -> xr.DataArray:
+        """Blue reflectance (0–1) above the date's stable-vegetation median (haze lifts
+        both): thin cloud is bright in blue."""
+        one = self._date(t).sel(band="blue").drop_vars("band", errors="ignore")
+        return (one + float(self.blue_shift[t])).astype(np.float32)
 
 
 def method_for(stack: xr.DataArray, cfg: ClearingConfig) -> str:
@@ -171,26 +193,19 @@ def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
         veg = ndvi(stack)
         bare = bare_soil(stack) if "swir1" in bands else normalized_difference(stack, "red",
                                                                                 "green")
-        water = ndwi(stack) if "green" in bands else xr.full_like(veg, np.nan)
-        dark = stack.sel(band="nir").drop_vars("band", errors="ignore").astype(np.float32)
         names = ("ndvi", "bare_soil" if "swir1" in bands else "redness", "ndwi")
     else:
         veg = normalized_difference(stack, "green", "red")
         bare = normalized_difference(stack, "red", "green")
-        water = blueness(stack)
-        dark = brightness(stack) * 2  # burnt_nir_max is halved for RGB brightness
         names = ("grvi", "redness", "blueness")
-    # a pixel is observed only when every band is: mask indices alike
-    seen = stack.notnull().all("band")
-    redness = normalized_difference(stack, "red", "green")
-    blue = stack.sel(band="blue").drop_vars("band", errors="ignore").astype(np.float32)
-    veg, bare, water, dark, redness = (a.where(seen) for a in (veg, bare, water, dark, redness))
+    # NaN in any band propagates to both ratios: a pixel is observed only when every band is
     n_t = stack.sizes["time"]
     veg_shift = np.zeros(n_t, np.float32)
     bare_shift = np.zeros(n_t, np.float32)
     blue_shift = np.zeros(n_t, np.float32)
     if cfg.normalize_dates:
         s = cfg.normalization_stride_px
+        blue = stack.sel(band="blue").drop_vars("band", errors="ignore")
         sample = xr.concat([veg[:, ::s, ::s], bare[:, ::s, ::s], blue[:, ::s, ::s]],
                            dim="index")
         vals = np.asarray(sample.values, np.float32)  # computes a strided sample on dask
@@ -204,11 +219,9 @@ def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
     time = stack["time"]
     veg_n = veg + xr.DataArray(veg_shift, dims="time", coords={"time": time})
     bare_n = bare + xr.DataArray(bare_shift, dims="time", coords={"time": time})
-    blue = blue + xr.DataArray(blue_shift, dims="time", coords={"time": time})
-    return Indices(veg=veg_n.astype(np.float32), bare=bare_n.astype(np.float32), water=water,
-                   dark=dark, redness=redness, blue=blue, veg_raw=veg, bare_raw=bare, names=names,
-                   method=method,
-                   veg_shift=veg_shift, bare_shift=bare_shift)
+    return Indices(veg=veg_n.astype(np.float32), bare=bare_n.astype(np.float32), veg_raw=veg,
+                   bare_raw=bare, names=names, method=method, veg_shift=veg_shift,
+                   bare_shift=bare_shift, blue_shift=blue_shift, stack=stack)
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,22 +272,26 @@ def max_time(cube: xr.DataArray) -> xr.DataArray:
     return over_time(cube, _nanmax_time)
 
 
-def _first_cleared(veg: np.ndarray, bare: np.ndarray, q_veg: float, q_bare: float,
-                   veg_min: float, drop: float, rise: float, bare_veg_max: float,
-                   bare_min: float) -> np.ndarray:
-    """Index of the first date a pixel is cleared (−1 never); time is the last axis."""
+def _first_cleared(veg: np.ndarray, bare: np.ndarray, veg_min: float, drop: float,
+                   rise: float, bare_veg_max: float, bare_min: float) -> np.ndarray:
+    """Index of the first date a pixel is cleared (−1 never); time is the last axis.
+
+    Cleared: bare, or changed against the running maximum NDVI / minimum BSI of the earlier
+    clear dates (NaN skipped), an O(dates) stand-in for the quantile baseline."""
+    veg = np.asarray(veg, np.float32)
+    bare = np.asarray(bare, np.float32)
     n_t = veg.shape[-1]
     out = np.full(veg.shape[:-1], -1, np.int16)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    run_veg = np.fmax.accumulate(veg, axis=-1)
+    run_bare = np.fmin.accumulate(bare, axis=-1)
+    with np.errstate(invalid="ignore"):
         for t in range(n_t):
             v, b = veg[..., t], bare[..., t]
             cleared = (v <= bare_veg_max) & (b >= bare_min)
             if t > 0:
-                bv = nanquantile_last(veg[..., :t], q_veg)
-                bb = nanquantile_last(bare[..., :t], q_bare)
+                bv, bb = run_veg[..., t - 1], run_bare[..., t - 1]
                 cleared |= (bv >= veg_min) & (bv - v >= drop) & (b - bb >= rise)
-            out = np.where((out < 0) & cleared, t, out)
+            out[(out < 0) & cleared] = t
     return out.astype(np.float32)
 
 
@@ -284,9 +301,9 @@ def first_cleared_index(ix: Indices, cfg: ClearingConfig) -> xr.DataArray:
     if isinstance(veg.data, da.Array):
         veg, bare = veg.chunk({"time": -1}), bare.chunk({"time": -1})
     return xr.apply_ufunc(
-        _first_cleared, veg, bare, cfg.baseline_veg_quantile, cfg.baseline_bare_quantile,
-        cfg.veg_min, cfg.min_ndvi_drop, cfg.min_bare_rise, cfg.bare_veg_max, cfg.bare_min,
-        input_core_dims=[["time"], ["time"], [], [], [], [], [], [], []],
+        _first_cleared, veg, bare, cfg.veg_min, cfg.min_ndvi_drop, cfg.min_bare_rise,
+        cfg.bare_veg_max, cfg.bare_min,
+        input_core_dims=[["time"], ["time"], [], [], [], [], []],
         dask="parallelized", output_dtypes=[np.float32])
 
 

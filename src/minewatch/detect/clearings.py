@@ -207,10 +207,10 @@ def _pixel_layers(stack: xr.DataArray, cfg: ClearingConfig, t: int,
     # newly cleared: vegetated before and now changed or bare (a baseline that saw the first
     # stage of a growing clearing is only partly vegetated, so bare-now alone is enough)
     new = vegetated & (changed | bare_now)
-    laterite = ix.redness.isel(time=t) >= cfg.laterite_redness_min
+    laterite = ix.redness(t) >= cfg.laterite_redness_min
     established = bare_now & ~vegetated & laterite & (veg <= cfg.established_veg_max)
     candidate = (new | established) if cfg.include_established else new
-    candidate = candidate & (ix.blue.isel(time=t) <= cfg.max_blue)
+    candidate = candidate & (ix.blue(t) <= cfg.max_blue)
     return dict(ix=ix, ok=ok, candidate=candidate & ok, changed=new, bare_now=bare_now,
                 laterite=laterite)
 
@@ -481,7 +481,7 @@ def detect_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, 
     objects = labels > 0
     interior = local(erode_block, objects, pixels(res, cfg.pool_edge_margin_m) + 1,
                      pixels(res, cfg.pool_edge_margin_m))
-    water_now = ix.water.isel(time=t)
+    water_now = ix.water(t)
     pool_like = (interior & (water_now > cfg.pool_water_min)).astype(np.float32)
     veg_now = ix.veg.isel(time=t)
     if t + 1 < stack.sizes["time"]:
@@ -493,8 +493,7 @@ def detect_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, 
     first_idx = first_cleared_index(ix, cfg)
     values = {
         ix.names[0]: ix.veg_raw.isel(time=t), ix.names[1]: ix.bare_raw.isel(time=t),
-        ix.names[2]: water_now, "veg": veg_now, "dark": ix.dark.isel(time=t),
-        "red": ix.redness.isel(time=t),
+        ix.names[2]: water_now, "veg": veg_now, "dark": ix.dark(t), "red": ix.redness(t),
         "pool": pool_like, "changed": layers["changed"].astype(np.float32),
         "recovered": recovered,
     }
