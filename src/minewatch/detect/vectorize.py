@@ -80,10 +80,9 @@ def _block_summary(block: np.ndarray, connectivity: int, row0: int, col0: int,
     """What the merge needs from one chunk: its object count, its four edges (local ids), and
     the global raster position of each object's first pixel."""
     lab = _label_block(block, connectivity)
-    ids, first = np.unique(lab.ravel(), return_index=True)
-    if ids.size and ids[0] == 0:
-        ids, first = ids[1:], first[1:]
-    rows, cols = np.divmod(first, lab.shape[1])
+    where = np.flatnonzero(lab)  # objects are sparse: sort only their pixels
+    ids, first = np.unique(lab.ravel()[where], return_index=True)
+    rows, cols = np.divmod(where[first], lab.shape[1])
     return {"n": int(ids.size), "first": (rows + row0) * np.int64(width) + cols + col0,
             "top": lab[0].copy(), "bottom": lab[-1].copy(), "left": lab[:, 0].copy(),
             "right": lab[:, -1].copy()}
@@ -164,8 +163,10 @@ def _relabel_block(block: np.ndarray, offsets: np.ndarray, lookup: np.ndarray,
                    connectivity: int, block_info: Any = None) -> np.ndarray:
     i, j = block_info[0]["chunk-location"]
     lab = _label_block(block, connectivity)
-    out = np.where(lab > 0, lookup[np.where(lab > 0, lab + offsets[i, j], 0)], 0)
-    return out.astype(np.int32, copy=False)
+    start = int(offsets[i, j])
+    local = np.zeros(int(lab.max(initial=0)) + 1, np.int32)  # this chunk's slice of the table
+    local[1:] = lookup[start + 1: start + local.size]
+    return local[lab]
 
 
 def label_objects(mask: xr.DataArray, *, connectivity: int = 2) -> xr.DataArray:
