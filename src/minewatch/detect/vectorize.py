@@ -379,7 +379,9 @@ def vectorize(labels: xr.DataArray, *, values: Mapping[str, xr.DataArray] | None
     Polygons come from :func:`rasterio.features.shapes`, run once per chunk on the bounding
     box of that chunk's objects; pieces of one label in several chunks are dissolved with
     :func:`shapely.union_all` (exact here: vertices lie on the pixel grid), so results equal
-    the numpy path for any chunking.
+    the numpy path for any chunking. In-memory labels larger than 4096² px take the same per-chunk
+    path (2048-px chunks) so that chunks are polygonized in threads. Labels are computed
+    once per chunk; the result is in memory (one row per object).
 
     Examples
     --------
