@@ -139,6 +139,10 @@ class ClearingConfig:
                                              doc="changed share below which land was bare")
     """An object without pools of which less than this share (0–1) changed against the
     baseline (the rest was bare already: dry grass, sand bars, old scars) is ``unknown``."""
+    landslide_grey_only: bool = setting(True, doc="landslides must be grey, not laterite-red")
+    """``True``: an elongated object must also be grey to be a landslide (red ones stay
+    mining); ``False``: elongation alone (where redness separates rock from laterite poorly,
+    as without SWIR)."""
     unknown_without_pools: bool = setting(False,
                                           doc="compact bare objects without pools → unknown")
     """``False``: compact, bare, non-swidden objects without pool evidence are ``mining``
@@ -162,6 +166,7 @@ CLEARING_PRESETS: dict[str, ClearingConfig] = {
                        pool_edge_margin_m=0.0, min_pool_area_m2=900.0, pool_buffer_m=30.0,
                        max_hole_area_m2=5000.0),
     "planetscope": replace(_BASE, opening_radius_m=6.0, closing_radius_m=6.0,
+                           landslide_grey_only=False,
                            split_radius_m=9.0,
                            pool_edge_margin_m=6.0, min_pool_area_m2=30.0, pool_buffer_m=6.0),
     "rgb_highres": replace(_BASE, method="rgb", veg_min=0.1, min_ndvi_drop=0.2,

@@ -34,8 +34,9 @@ Kinds (first rule that matches):
               ``laterite_redness_min`` + 0.04), or regrowing later (≥
               ``swidden_recovered_fraction`` of pixels regain ``recovery_veg_gain`` of NDVI on a
               later date)
-``landslide`` no pools, grey (as burnt), elongated (long/short side ≥
-              ``landslide_min_elongation``); red elongated plots stay ``mining``
+``landslide`` no pools, elongated (long/short side ≥ ``landslide_min_elongation``) and,
+              with ``landslide_grey_only``, grey (as burnt): red elongated plots stay
+              ``mining``
 ``unknown``   no pools and mostly bare already in the baseline (changed share <
               ``established_max_changed``): dry grass, sand bars, old scars
 ``mining``    no pools, newly bare, compact: laterite plots whose pools are drained, brown or
@@ -399,8 +400,8 @@ def _kinds(frame: gpd.GeoDataFrame, cfg: ClearingConfig, has_pools: np.ndarray) 
     burnt = (dark <= cfg.burnt_nir_max) & grey
     swidden = ~has_pools & ((veg >= cfg.swidden_veg_min) | burnt
                             | (np.nan_to_num(recovered) >= cfg.swidden_recovered_fraction))
-    landslide = ~has_pools & ~swidden & grey & (frame["elongation"].to_numpy(float)
-                                                >= cfg.landslide_min_elongation)
+    elongated = frame["elongation"].to_numpy(float) >= cfg.landslide_min_elongation
+    landslide = ~has_pools & ~swidden & elongated & (grey | (not cfg.landslide_grey_only))
     kind = np.where(has_pools, "mining", "unknown").astype(object)
     kind[swidden] = "swidden"
     kind[landslide] = "landslide"
