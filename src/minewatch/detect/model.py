@@ -25,6 +25,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 from rasterio import features
@@ -153,6 +154,37 @@ class PoolModel:
         if scene.rio.crs is not None:
             out = out.rio.write_crs(scene.rio.crs)
         return out.rio.write_nodata(np.nan, encoded=False)
+
+    def detect(self, scene: xr.DataArray, config: Any = None, *, threshold: float = 0.5,
+               clearings: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+        """Pools where the model's probability ≥ ``threshold``, as polygons.
+
+        Objects outside the config's ``min_area_m2``…``max_area_m2`` are dropped; with
+        ``clearings`` only pools inside one are kept. ``confidence`` is the object's mean
+        probability (not recalibrated).
+        """
+        from minewatch.config import DetectionConfig, PoolConfig
+        from minewatch.detect.vectorize import label_objects, vectorize
+
+        if not 0 < threshold < 1:
+            raise InputError(f"threshold = {threshold} must be between 0 and 1 (exclusive).")
+        scene = _scene_2d(scene)
+        if isinstance(config, DetectionConfig):
+            config = config.pools
+        cfg = config if isinstance(config, PoolConfig) else PoolConfig()
+        prob = self.predict_proba(scene)
+        labels = label_objects(prob >= threshold)
+        frame = vectorize(labels, values={"probability": prob})
+        frame = frame[(frame["area_m2"] >= cfg.min_area_m2)
+                      & (frame["area_m2"] <= cfg.max_area_m2)]
+        if clearings is not None and len(frame):
+            inside = frame.sjoin(clearings.to_crs(frame.crs)[["geometry"]], how="inner",
+                                 predicate="intersects").index.unique()
+            frame = frame.loc[inside]
+        frame = frame.rename(columns={"mean_probability": "confidence"})
+        time = scene.coords.get("time")
+        frame.insert(1, "date", pd.Timestamp(time.values) if time is not None else pd.NaT)
+        return frame.reset_index(drop=True)
 
     def save(self, path: str | PathLike[str]) -> Path:
         """Write the model as plain JSON (atomically)."""

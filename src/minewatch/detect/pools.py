@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -53,6 +53,9 @@ from minewatch.detect._pool_pixels import (
     split_mask,
 )
 from minewatch.errors import BandError, EmptySceneWarning, InputError
+
+if TYPE_CHECKING:
+    from minewatch.detect.model import PoolModel
 
 __all__ = ["INDEX_BANDS", "METHOD_BANDS", "detect_pools", "pool_evidence", "segment_pools"]
 
@@ -524,7 +527,8 @@ def _empty(crs: Any, names: tuple[str, ...]) -> gpd.GeoDataFrame:
 
 
 def detect_pools(scene: xr.DataArray, config: DetectionConfig | PoolConfig | None = None, *,
-                 clearings: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+                 clearings: gpd.GeoDataFrame | None = None,
+                 model: PoolModel | None = None) -> gpd.GeoDataFrame:
     """Leaching pools of one scene as polygons with measures and a calibrated confidence.
 
     Parameters
@@ -539,6 +543,10 @@ def detect_pools(scene: xr.DataArray, config: DetectionConfig | PoolConfig | Non
         pixel size.
     clearings
         Optional clearing polygons: only pools inside one are kept.
+    model
+        A trained :class:`~minewatch.detect.model.PoolModel`: its per-pixel probability
+        replaces the rule-based evidence (see :meth:`PoolModel.detect`; the config's area
+        limits still apply). Default: the rules, which need no training.
 
     Returns
     -------
@@ -576,6 +584,8 @@ def detect_pools(scene: xr.DataArray, config: DetectionConfig | PoolConfig | Non
     """
     scene = _scene_2d(scene)
     cfg = _pool_config(scene, config)
+    if model is not None:
+        return model.detect(scene, cfg, clearings=clearings)
     _method_roles(scene, cfg)
     names = _report_indices(scene, cfg)
     crs = scene.rio.crs.to_string() if scene.rio.crs is not None else None
