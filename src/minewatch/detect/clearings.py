@@ -329,9 +329,11 @@ def first_bare_date(stack: xr.DataArray, config: ClearingConfig | None = None) -
     """The first date each pixel is seen cleared, over the whole series (NaT where never).
 
     A pixel is cleared on a date when it is bare (NDVI ≤ ``bare_veg_max`` and BSI ≥
-    ``bare_min``, date-normalised) or changed against the baseline of the dates before (as in
-    :func:`segment_clearings`). Cloudy dates are skipped, so the date is when clearing was
-    first *seen*; land bare on the first clear date gets that date ("on or before").
+    ``bare_min``, date-normalised) or changed (vegetated, NDVI drop ≥ ``min_ndvi_drop`` and BSI
+    rise ≥ ``min_bare_rise``) against the running maximum NDVI / minimum BSI of its earlier
+    clear dates (a one-pass stand-in for the quantile baseline of :func:`clearing_baseline`).
+    Cloudy dates are skipped, so the date is when clearing was first *seen*; land bare on the
+    first clear date gets that date ("on or before"). Dask input is computed.
 
     Returns
     -------
