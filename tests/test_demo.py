@@ -58,3 +58,14 @@ def test_readme_python_example_runs(monkeypatch):
     assert stack.dims == ("time", "band", "y", "x") and stack.sizes["time"] == 5
     assert np.isfinite(greenness.values).all() and (greenness.values > 0.2).all()
     assert tile.attrs["sensor"] == "sentinel2" and tile.dims == ("band", "y", "x")
+    assert namespace["pools"].crs == tile.rio.crs
+    assert len(namespace["clearings"]) > 0
+
+
+def test_detection_docs_example_runs():
+    text = (ROOT / "docs" / "detection.md").read_text()
+    block = re.search(r"```python\n(.*?)```", text, re.S)
+    assert block is not None
+    namespace: dict = {}
+    exec(compile(block.group(1), "docs/detection.md", "exec"), namespace)
+    assert len(namespace["pools"]) > 0 and len(namespace["clearings"]) > 0
