@@ -42,7 +42,12 @@ COLUMNS = [
 
 
 def _preview(href: str, index: int, grid_shape: tuple[int, int]) -> np.ndarray:
-    """A decimated read (overviews used when present) of one band, nearest neighbour."""
+    """A decimated read (overviews used when present) of one band, nearest neighbour.
+
+    The output shape is ``grid_shape`` divided by the integer factor that brings its longer
+    side to ≤ ``_PREVIEW_PX``: pass a band's full shape to decimate it, or an existing preview's
+    shape to read another file onto the same preview grid.
+    """
     height, width = grid_shape
     factor = max(1, int(np.ceil(max(height, width) / _PREVIEW_PX)))
     shape = (max(1, height // factor), max(1, width // factor))
@@ -63,6 +68,8 @@ def _fractions(scene: Scene) -> tuple[float, float]:
     nodata_fraction = float(nodata.mean())
     cloud_fraction = np.nan
     if scene.mask is not None:
+        # The mask is read (nearest) onto the band preview's shape, whatever its resolution
+        # (Sentinel-2 SCL is 20 m), so the two compare pixel for pixel.
         mgrid = raster_grid(scene.mask.href)
         if scene.mask.kind == "udm2":
             mask = np.stack(
@@ -70,10 +77,6 @@ def _fractions(scene: Scene) -> tuple[float, float]:
             )
         else:
             mask = _preview(scene.mask.href, scene.mask.index, data.shape)
-        if mask.shape[-2:] != data.shape:
-            # Masks at another resolution (Sentinel-2 SCL at 20 m): compare on the mask grid.
-            data = _preview(band.href, band.index, mask.shape[-2:])
-            nodata = _nodata(data, band.nodata)
         flagged = invalid_mask(scene.mask.kind, mask)
         valid = ~nodata
         if valid.any():

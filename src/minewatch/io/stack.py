@@ -453,14 +453,11 @@ def load_stack(
 
     out_crs = CRS.from_user_input(crs) if crs is not None else _default_crs(overlapping, area)
     if resolution is None:
-        resolution = min(
-            raster_grid(b.href).resolution
-            for s in overlapping
-            for b in s.bands
-            if raster_grid(b.href).crs.is_projected
-        ) if any(raster_grid(s.bands[0].href).crs.is_projected for s in overlapping) else None
-        if resolution is None:
+        grids = [raster_grid(b.href) for s in overlapping for b in s.bands]
+        projected = [g.resolution for g in grids if g.crs.is_projected]
+        if not projected:
             raise InputError("Cannot infer a resolution in metres; pass resolution= and crs=.")
+        resolution = min(projected)
     geobox = GeoBox.from_geopolygon(area.to_crs(out_crs), resolution=resolution)
     if isinstance(chunks, int):
         chunk_map: Mapping[str, int] | None = {"x": chunks, "y": chunks}
