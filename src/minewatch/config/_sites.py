@@ -1,0 +1,45 @@
+"""Thresholds of site grouping (``minewatch.sites``).
+
+The default linking distance (150 m) was chosen on 2,497 real leaching-pool positions near
+Pang War, Kachin (``benchmarks/sites_real_pools.py``, table in ``docs/sites.md``): it gives
+186 sites of more than 3 pools against the dataset's own 188 such clusters, and 318 sites in
+all against Global Witness's "almost 300 locations".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from minewatch.config._base import check_fields, setting
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """Every threshold of grouping one date's pools and clearings into sites. Units in names.
+
+    Examples
+    --------
+    >>> SiteConfig().linking_distance_m
+    150.0
+    >>> SiteConfig(linking_distance_m=-1.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    minewatch.errors.ConfigError: SiteConfig.linking_distance_m = -1.0 is out of range: ...
+    """
+
+    linking_distance_m: float = setting(
+        150.0, low=0.0, high=10000.0,
+        doc="objects closer than this (edge to edge, m) belong to one site")
+    """Edge-to-edge distance (m) at or under which two objects (pools or clearings) are linked;
+    sites are the connected groups of links, so chains link transitively."""
+    hull_buffer_m: float = setting(5.0, low=0.0, high=1000.0,
+                                   doc="buffer around the convex hull of a site (m)")
+    """Buffer (m) added around the convex hull of a site's members, so that a site of one
+    point pool (or of points in a line) is still a polygon. 0 keeps the bare hull."""
+    clearing_kinds: tuple[str, ...] = setting(
+        ("mining", "unknown"), doc="clearing kinds that belong to sites")
+    """Values of the clearings' ``kind`` column that take part in sites; other kinds (e.g.
+    ``agriculture``) are ignored. Clearings without a ``kind`` column all take part."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
