@@ -13,6 +13,7 @@ from minewatch.detect import detect_clearings, detect_pools, train_pool_model
 from minewatch.errors import MinewatchError, MinewatchWarning
 from minewatch.evaluate import evaluate
 from minewatch.io import load_stack, open_tile, scan_archive
+from minewatch.sites import group_sites
 
 try:
     __version__ = version("minewatch")
@@ -33,6 +34,8 @@ __all__ = [
     "detect_pools",
     "evaluate",
     "train_pool_model",
+    # sites
+    "group_sites",
     # meta
     "__version__",
 ]

@@ -20,9 +20,10 @@ from typing import Any
 from minewatch.config._base import check_fields, from_mapping, setting, to_mapping, toml_dumps
 from minewatch.config._clearings import CLEARING_PRESETS, ClearingConfig
 from minewatch.config._pools import POOL_PRESETS, PoolConfig
+from minewatch.config._sites import SiteConfig
 from minewatch.errors import ConfigError
 
-__all__ = ["PRESETS", "ClearingConfig", "DetectionConfig", "PoolConfig"]
+__all__ = ["PRESETS", "ClearingConfig", "DetectionConfig", "PoolConfig", "SiteConfig"]
 
 #: Preset names and the pixel size (m) they are tuned for.
 PRESETS: dict[str, float] = {
