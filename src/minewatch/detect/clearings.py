@@ -216,12 +216,10 @@ def _pixel_layers(stack: xr.DataArray, cfg: ClearingConfig, t: int,
                 laterite=laterite)
 
 
-def _merge_counts(counts: list[np.ndarray]) -> np.ndarray:
-    """Sum of bincounts of different lengths."""
-    out = np.zeros(max(len(c) for c in counts), np.int64)
-    for c in counts:
-        out[:len(c)] += c
-    return out
+def _persist(*arrays: xr.DataArray) -> list[xr.DataArray]:
+    if any(isinstance(a.data, da.Array) for a in arrays):
+        return list(dask.persist(*arrays))
+    return list(arrays)
 
 
 def _label_and_filter(mask: xr.DataArray, split: xr.DataArray, min_px: int
@@ -232,39 +230,24 @@ def _label_and_filter(mask: xr.DataArray, split: xr.DataArray, min_px: int
     part_a = label_objects(mask & ~split, connectivity=2)
     part_b = label_objects(mask & split, connectivity=2)
     if lazy:
-        # sizes per part, streamed block by block (no full-size label layer is kept: the
-        # labels are recomputed per block from the persisted mask when they are vectorised)
-        def _sizes(part: xr.DataArray) -> list[Any]:
-            count = dask.delayed(lambda b: np.bincount(np.asarray(b).ravel()), pure=True)
-            return [count(b) for b in part.data.to_delayed().ravel()]
-
-        counted = dask.compute(_sizes(part_a), _sizes(part_b))
-        sizes_a, sizes_b = (_merge_counts(list(cs)) for cs in counted)
+        part_a, part_b = _persist(part_a, part_b)
+    n_a = int(part_a.max())
+    combined = xr.where(part_b > 0, part_b + n_a, part_a).astype(np.int32)
+    if lazy:
+        (combined,) = _persist(combined)
+        n = int(combined.max())
+        sizes = da.bincount(combined.data.ravel(), minlength=n + 1).compute()
     else:
-        sizes_a = np.bincount(np.asarray(part_a.values).ravel())
-        sizes_b = np.bincount(np.asarray(part_b.values).ravel())
-    n_a = len(sizes_a) - 1
-    # combined numbering: part_a keeps 1…n_a, part_b objects follow as n_a + 1…
-    sizes = np.concatenate([sizes_a, sizes_b[1:]])
+        sizes = np.bincount(np.asarray(combined.values).ravel())
     keep = sizes >= min_px
     keep[0] = False
     lookup = (np.cumsum(keep) * keep).astype(np.int32)
-    lookup_a, lookup_b = lookup[:n_a + 1], np.concatenate([[0], lookup[n_a + 1:]]).astype(
-        np.int32)
-
-    def _relabel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.where(b > 0, lookup_b[b], lookup_a[a]).astype(np.int32, copy=False)
-
     if lazy:
-        data = da.map_blocks(_relabel, part_a.data, part_b.data, dtype=np.int32)
+        data = combined.data.map_blocks(lambda b: lookup[b], dtype=np.int32)
     else:
-        data = _relabel(np.asarray(part_a.values), np.asarray(part_b.values))
+        data = lookup[np.asarray(combined.values)]
     out = part_a.copy(data=data)
     return out, int(keep.sum())
-
-
-def _stack_masks(*blocks: np.ndarray) -> np.ndarray:
-    return np.stack([np.asarray(b, bool) for b in blocks])
 
 
 def _segment(stack: xr.DataArray, cfg: ClearingConfig, t: int,
@@ -280,17 +263,7 @@ def _segment(stack: xr.DataArray, cfg: ClearingConfig, t: int,
     # broad regions that changed but are not red laterite: swidden fields, grey scars
     other = layers["candidate"] & ~(layers["bare_now"] & layers["laterite"])
     split = local(clean_block, other, split_px + 1, split_px, 0, 0) & mask
-    if isinstance(mask.data, da.Array):
-        # one task per spatial block gathers the three masks (dask then finishes a block and
-        # frees its date/band chunks before starting the next); one persisted (3, y, x) bool
-        gathered = da.map_blocks(_stack_masks, mask.data, split.data,
-                                 layers["ok"].data.rechunk(mask.data.chunks), new_axis=0,
-                                 chunks=((3,), *mask.data.chunks), dtype=bool)
-        (gathered,) = dask.persist(gathered)
-        mask, split, ok = (mask.copy(data=gathered[0]), split.copy(data=gathered[1]),
-                           layers["ok"].copy(data=gathered[2]))
-    else:
-        ok = layers["ok"]
+    mask, split, ok = _persist(mask, split, layers["ok"])
     min_px = max(1, math.ceil(cfg.min_area_m2 / (res * res)))
     labels, n_objects = _label_and_filter(mask, split, min_px)
     labels.name = "clearings"
@@ -441,24 +414,6 @@ def _kinds(frame: gpd.GeoDataFrame, cfg: ClearingConfig, has_pools: np.ndarray) 
     return kind
 
 
-def _stack_blocks(*blocks: np.ndarray) -> np.ndarray:
-    return np.stack([np.asarray(b, np.float32) for b in blocks])
-
-
-def _gathered(values: dict[str, xr.DataArray], labels: xr.DataArray
-              ) -> dict[str, xr.DataArray]:
-    """The value layers as slices of one (layer, y, x) dask array built by one task per
-    spatial block: dask then finishes a block's layers together and frees its inputs, instead
-    of holding the shared date/band chunks until every layer has been computed."""
-    chunks = labels.data.chunks
-    arrays = [v.data.astype(np.float32).rechunk(chunks) if isinstance(v.data, da.Array)
-              else da.from_array(np.asarray(v.values, np.float32), chunks=chunks)
-              for v in values.values()]
-    stacked = da.map_blocks(_stack_blocks, *arrays, new_axis=0,
-                            chunks=((len(arrays),), *chunks), dtype=np.float32)
-    return {k: v.copy(data=stacked[i]) for i, (k, v) in enumerate(values.items())}
-
-
 def detect_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, *,
                      date: Any = None, pools: gpd.GeoDataFrame | None = None
                      ) -> gpd.GeoDataFrame:
@@ -547,8 +502,6 @@ def detect_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, 
     }
     for k in range(t + 1):
         values[f"cleared_{k}"] = ((first_idx >= 0) & (first_idx <= k)).astype(np.float32)
-    if isinstance(labels.data, da.Array):
-        values = _gathered(values, labels)
     frame = vectorize(labels, values=values, min_pixels=1)
     frame = frame.reset_index(drop=True)
     pixel_area = res * res
