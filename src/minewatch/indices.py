@@ -69,6 +69,13 @@ def _finish(out: xr.DataArray, like: xr.DataArray, name: str) -> xr.DataArray:
     return out.rio.write_nodata(np.nan, encoded=False)
 
 
+def _nd(reflectance: xr.DataArray, a: str, b: str, *, index: str, name: str) -> xr.DataArray:
+    """(a − b) / (a + b), NaN where either is NaN or the sum is 0; ``index`` names it in errors."""
+    first, second = _bands(reflectance, a, b, index=index)
+    total = first + second
+    return _finish((first - second) / total.where(total != 0), reflectance, name)
+
+
 def normalized_difference(reflectance: xr.DataArray, a: str, b: str) -> xr.DataArray:
     """(a − b) / (a + b) of two band roles; NaN where either is NaN or the sum is 0.
 
@@ -77,9 +84,7 @@ def normalized_difference(reflectance: xr.DataArray, a: str, b: str) -> xr.DataA
     BandError
         ``a`` or ``b`` is not a band of ``reflectance``; the message lists the bands there are.
     """
-    first, second = _bands(reflectance, a, b, index=f"normalized difference of {a}, {b}")
-    total = first + second
-    return _finish((first - second) / total.where(total != 0), reflectance, f"nd_{a}_{b}")
+    return _nd(reflectance, a, b, index=f"normalized difference of {a}, {b}", name=f"nd_{a}_{b}")
 
 
 def ndvi(reflectance: xr.DataArray) -> xr.DataArray:
@@ -93,8 +98,7 @@ def ndvi(reflectance: xr.DataArray) -> xr.DataArray:
     >>> round(ndvi(cube).item(), 3)
     0.667
     """
-    _bands(reflectance, "red", "nir", index="NDVI")
-    return _finish(normalized_difference(reflectance, "nir", "red"), reflectance, "ndvi")
+    return _nd(reflectance, "nir", "red", index="NDVI", name="ndvi")
 
 
 def ndwi(reflectance: xr.DataArray) -> xr.DataArray:
@@ -102,15 +106,13 @@ def ndwi(reflectance: xr.DataArray) -> xr.DataArray:
 
     Open water and turquoise leachate are > 0; vegetation is < 0.
     """
-    _bands(reflectance, "green", "nir", index="NDWI")
-    return _finish(normalized_difference(reflectance, "green", "nir"), reflectance, "ndwi")
+    return _nd(reflectance, "green", "nir", index="NDWI", name="ndwi")
 
 
 def mndwi(reflectance: xr.DataArray) -> xr.DataArray:
     """Modified NDWI (Xu), (green − swir1) / (green + swir1), −1…1; separates water from
     bright built-up and cloud (bright in SWIR)."""
-    _bands(reflectance, "green", "swir1", index="MNDWI")
-    return _finish(normalized_difference(reflectance, "green", "swir1"), reflectance, "mndwi")
+    return _nd(reflectance, "green", "swir1", index="MNDWI", name="mndwi")
 
 
 def bare_soil(reflectance: xr.DataArray) -> xr.DataArray:

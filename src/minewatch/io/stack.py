@@ -316,12 +316,9 @@ def _ids_per_time(scenes: Sequence[Scene], times: np.ndarray) -> list[str]:
     by_day: dict[np.datetime64, list[str]] = defaultdict(list)
     for s in scenes:
         by_day[np.datetime64(s.time.normalize(), "D")].append(s.id)
-    out = []
-    for t in times:
-        day = np.datetime64(pd.Timestamp(t).normalize(), "D")
-        ids = by_day.get(day) or [s.id for s in scenes if np.datetime64(s.time, "ns") == t]
-        out.append(",".join(sorted(ids)))
-    return out
+    # each time step carries the time of one of its scenes, so its UTC day is a key
+    return [",".join(sorted(by_day[np.datetime64(pd.Timestamp(t).normalize(), "D")]))
+            for t in times]
 
 
 def _default_crs(scenes: Sequence[Scene], aoi: odc_geom.Geometry) -> CRS:
