@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint sample-tiles bench clean
+.PHONY: demo test lint sample-tiles bench clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,14 @@ $(TEST_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m minewatch.demo sample_tiles out
 
-test: $(TEST_STAMP)
+# The report tests open the HTML in headless Chromium (Debian's package; CI runs as root).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+test: $(TEST_STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(TEST_STAMP)
