@@ -528,7 +528,7 @@ def site_timeseries(
     weight = (pd.to_numeric(pools["n_pools"], errors="coerce").fillna(1.0).to_numpy()[keep]
               if "n_pools" in pools.columns else np.ones(keep.sum()))
     conf = pools["confidence"].to_numpy(dtype=float)[keep]
-    order = np.argsort(pool_pair, kind="stable")  # same pools, same draws
+    order = np.lexsort((weight, conf, pool_pair))  # same pools in any row order, same draws
     pool_pair, weight, conf = pool_pair[order], weight[order], conf[order]
     n_obj = len(pool_pair)
     to_pair = sparse.csr_matrix((weight, (pool_pair, np.arange(n_obj))),
@@ -687,6 +687,8 @@ def to_dataset(table: pd.DataFrame) -> xr.Dataset:
     for c in time_only:
         ds[c] = t.groupby("time", sort=True)[c].first().to_xarray()
     ds = ds.sortby("time")
+    if "region" in dims:  # keep the table's region order (to_xarray sorts it)
+        ds = ds.reindex(region=list(dict.fromkeys(t["region"])))
     for name in ds.data_vars:
         units, long_name = UNITS.get(str(name), ("", str(name)))
         ds[name].attrs.update({"units": units, "long_name": long_name})

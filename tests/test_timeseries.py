@@ -1,0 +1,446 @@
+"""Tests of minewatch.timeseries: counts per date, period and region, the band, the Dataset.
+
+The hand-made world (``world()``): a 2 km × 1 km grid at 10 m in UTM 47N, five dates, five
+sites with hand-set statuses (one under cloud on date 2, one on date 3), pools with
+confidences and clearings. The truth tables below are computed by hand from the docstring
+rules, not by the code under test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rioxarray  # noqa: F401  (registers .rio)
+import xarray as xr
+from shapely.geometry import Point, box
+
+from minewatch.errors import ConfigError, InputError
+from minewatch.timeseries import TIMESERIES_COLUMNS, site_timeseries, to_dataset
+
+UTM = "EPSG:32647"
+X0, Y0 = 430000.0, 2829000.0  # south-west corner of the grid, near Pang War
+DATES = pd.to_datetime(["2022-01-10", "2022-01-25", "2022-02-10", "2022-04-05", "2023-01-05"])
+D0, D1, D2, D3, D4 = DATES
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """Stand-in for minewatch.sites.SiteTracks: only what site_timeseries reads."""
+
+    sites: gpd.GeoDataFrame
+    history: pd.DataFrame
+    pools: gpd.GeoDataFrame
+    clearings: gpd.GeoDataFrame
+    dates: list
+
+
+# site: (x, y) offset from the grid corner, persistent, provisional, first_seen
+SITES = {
+    "S0001": ((300, 500), True, False, D0),    # A west; under cloud on D2
+    "S0002": ((1500, 500), True, False, D0),   # B east; under cloud on D3
+    "S0003": ((1700, 200), False, False, D1),  # C east; seen once: held back
+    "S0004": ((600, 900), False, True, D4),    # D west (and north); seen on the last date
+    "S0005": ((200, 700), True, False, D0),    # E west; only an 'unknown' clearing
+}
+STATUS = {  # per date D0..D4, None = no row (before first_seen)
+    "S0001": ["new", "active", "unobserved", "active", "inactive"],
+    "S0002": ["new", "expanded", "active", "unobserved", "active"],
+    "S0003": [None, "new", "inactive", "inactive", "inactive"],
+    "S0004": [None, None, None, None, "new"],
+    "S0005": ["new", "active", "active", "inactive", "unobserved"],  # D4 not carried
+}
+# (site, date): [(confidence, n_pools), ...]
+POOLS = {
+    ("S0001", D0): [(0.9, 1), (0.8, 1)],
+    ("S0001", D1): [(0.9, 1), (0.9, 1), (0.6, 1)],
+    ("S0001", D3): [(0.95, 2), (0.9, 1), (0.9, 1)],
+    ("S0002", D0): [(0.99, 1)],
+    ("S0002", D1): [(0.95, 1)] * 5,
+    ("S0002", D2): [(0.95, 1)] * 5,
+    ("S0002", D4): [(0.95, 1)] * 6,
+    ("S0003", D1): [(0.55, 1)],
+    ("S0004", D4): [(0.7, 1), (0.6, 1)],
+}
+# (site, date): [(kind, area_m2), ...]
+CLEARINGS = {
+    ("S0001", D0): [("mining", 1000.0)],
+    ("S0001", D1): [("mining", 1200.0)],
+    ("S0001", D3): [("mining", 1500.0)],
+    ("S0002", D1): [("mining", 3000.0)],
+    ("S0002", D2): [("mining", 3000.0)],
+    ("S0002", D4): [("mining", 3000.0)],
+    ("S0003", D1): [("unknown", 800.0)],
+    ("S0005", D0): [("unknown", 2000.0)],
+    ("S0005", D1): [("unknown", 2000.0)],
+    ("S0005", D2): [("unknown", 2000.0)],
+}
+
+
+def at(dx: float, dy: float) -> Point:
+    return Point(X0 + dx, Y0 + dy)
+
+
+def world(confidence: float | None = None) -> Tracks:
+    sites = gpd.GeoDataFrame(
+        {"site_id": list(SITES), "first_seen": [s[3] for s in SITES.values()],
+         "persistent": [s[1] for s in SITES.values()],
+         "provisional": [s[2] for s in SITES.values()]},
+        geometry=[at(*s[0]).buffer(40) for s in SITES.values()], crs=UTM)
+    history = pd.DataFrame(
+        [{"site_id": s, "date": d, "status": st, "n_pools": 0, "cleared_area_m2": 0.0}
+         for s, sts in STATUS.items() for d, st in zip(DATES, sts, strict=True) if st])
+    prow = [{"site_id": s, "date": d, "confidence": c if confidence is None else confidence,
+             "n_pools": n, "area_m2": 60.0 * n, "geometry": at(*SITES[s][0])}
+            for (s, d), objs in POOLS.items() for c, n in objs]
+    prow.append({"site_id": None, "date": D1, "confidence": 0.9, "n_pools": 1,  # in no site
+                 "area_m2": 60.0, "geometry": at(1000, 50)})
+    crow = [{"site_id": s, "date": d, "kind": k, "area_m2": a, "geometry": at(*SITES[s][0])}
+            for (s, d), objs in CLEARINGS.items() for k, a in objs]
+    crow.append({"site_id": None, "date": D0, "kind": "agriculture", "area_m2": 9e4,
+                 "geometry": at(50, 50)})
+    return Tracks(sites=sites, history=history,
+                  pools=gpd.GeoDataFrame(prow, geometry="geometry", crs=UTM),
+                  clearings=gpd.GeoDataFrame(crow, geometry="geometry", crs=UTM),
+                  dates=list(DATES))
+
+
+def valid_mask() -> xr.DataArray:
+    """Clear except: west half cloudy on D2, east half on D3, 20 nodata columns (west) on D4."""
+    ny, nx = 100, 200
+    v = np.ones((len(DATES), ny, nx), dtype=bool)
+    v[2, :, :100] = False
+    v[3, :, 100:] = False
+    v[4, :, :20] = False
+    da = xr.DataArray(v, dims=("time", "y", "x"), coords={
+        "time": DATES.to_numpy(), "y": Y0 + 1000 - 5 - 10 * np.arange(ny),
+        "x": X0 + 5 + 10 * np.arange(nx)})
+    return da.rio.write_crs(UTM)
+
+
+def regions_4326() -> gpd.GeoDataFrame:
+    """West and east halves of the grid, and a north strip half outside it, in EPSG:4326."""
+    return gpd.GeoDataFrame(
+        {"name": ["west", "east", "north"]},
+        geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000),
+                  box(X0, Y0 + 800, X0 + 2000, Y0 + 1200)], crs=UTM).to_crs("EPSG:4326")
+
+
+def cols(table: pd.DataFrame, names: str) -> list[tuple]:
+    return [tuple(r) for r in table[names.split()].itertuples(index=False)]
+
+
+# ------------------------------------------------------------------------ per date
+
+
+def test_counts_per_date_match_hand_truth():
+    table = site_timeseries(world(), valid_mask())
+    assert list(table.columns) == [c for c in TIMESERIES_COLUMNS
+                                   if c not in ("region", "period", "n_dates")]
+    assert list(table["date"]) == list(DATES)
+    # sites, pools, cleared, new, unobserved, valid_fraction
+    assert cols(table, "sites pools cleared_area_m2 new_sites sites_unobserved") == [
+        (3, 3, 3000.0, 3, 0),   # A(2 pools, 1000) B(1, 0) E(0, 2000 unknown)
+        (3, 8, 6200.0, 0, 0),   # A(3, 1200) B(5, 3000) E(0, 2000); C held back
+        (3, 8, 6200.0, 0, 1),   # A carried from D1, B(5, 3000), E(0, 2000)
+        (2, 9, 4500.0, 0, 1),   # A(n_pools 2+1+1, 1500), B carried from D2; E inactive
+        (2, 8, 3000.0, 1, 0),   # B(6, 3000), D new (2, 0); E unobserved after inactive
+    ]
+    assert table["valid_fraction"].tolist() == pytest.approx([1.0, 1.0, 0.5, 0.5, 0.9])
+    # high adds C, the one-date site held back by the persistence rule (on D1 only)
+    assert cols(table, "sites_high pools_high cleared_area_m2_high") == [
+        (3, 3, 3000.0), (4, 9, 7000.0), (3, 8, 6200.0), (2, 9, 4500.0), (2, 8, 3000.0)]
+    assert table["sites"].dtype == np.int64 and table["pools"].dtype == np.int64
+
+
+def test_cloudy_date_does_not_dip_and_is_reported_unobserved():
+    table = site_timeseries(world(), valid_mask()).set_index("date")
+    assert table.loc[D2, "sites"] == table.loc[D1, "sites"] == 3
+    assert table.loc[D2, "sites_unobserved"] == 1 and table.loc[D2, "valid_fraction"] == 0.5
+    assert table.loc[D2, "pools"] == table.loc[D1, "pools"]  # A keeps its D1 pools
+    # without the carry rule the cloudy date would dip: A's status there is 'unobserved'
+    tracks = world()
+    dropped = tracks.history[tracks.history["status"] != "unobserved"]
+    no_carry = site_timeseries(Tracks(tracks.sites, dropped, tracks.pools, tracks.clearings,
+                                      tracks.dates)).set_index("date")
+    assert no_carry.loc[D2, "sites"] == 2 and no_carry.loc[D2, "sites_unobserved"] == 0
+
+
+def test_unobserved_after_inactive_is_not_carried_and_inactive_not_counted():
+    table = site_timeseries(world()).set_index("date")
+    # E: inactive on D3, unobserved on D4 -> counted on neither; A inactive on D4
+    assert table.loc[D4, "sites"] == 2 and table.loc[D4, "sites_unobserved"] == 0
+    assert table["valid_fraction"].isna().all()  # no valid mask given
+
+
+def test_only_persistent_or_provisional_sites_count():
+    tracks = world()
+    sites = tracks.sites.assign(persistent=False, provisional=False)
+    table = site_timeseries(Tracks(sites, tracks.history, tracks.pools, tracks.clearings,
+                                   tracks.dates))
+    assert table["sites"].sum() == 0 and table["pools"].sum() == 0
+    assert table["sites_high"].tolist() == [3, 4, 3, 2, 2]  # all detections, all sites
+
+
+# ------------------------------------------------------------------------ periods
+
+
+@pytest.mark.parametrize(("freq", "expected"), [
+    # period, n_dates, sites, pools, cleared, new, unobserved, valid, sites_high, pools_high
+    ("M", [
+        ("2022-01", 2, 3, 8, 6200.0, 3, 0, 1.0, 4, 9),   # A, B, E at their last date (D1)
+        ("2022-02", 1, 3, 8, 6200.0, 0, 1, 0.5, 3, 8),   # = D2; A carried on every date
+        ("2022-04", 1, 2, 9, 4500.0, 0, 1, 0.5, 2, 9),   # = D3
+        ("2023-01", 1, 2, 8, 3000.0, 1, 0, 0.9, 2, 8),   # = D4
+    ]),
+    ("quarter", [
+        ("2022Q1", 3, 3, 8, 6200.0, 3, 0, 1.0, 4, 9),    # A (carried D2), B (D2), E (D2)
+        ("2022Q2", 1, 2, 9, 4500.0, 0, 1, 0.5, 2, 9),
+        ("2023Q1", 1, 2, 8, 3000.0, 1, 0, 0.9, 2, 8),
+    ]),
+    ("Y", [
+        ("2022", 4, 3, 9, 6500.0, 3, 0, 1.0, 4, 10),     # A (D3: 4, 1500) B (D3 carried) E (D2)
+        ("2023", 1, 2, 8, 3000.0, 1, 0, 0.9, 2, 8),
+    ]),
+])
+def test_periods_aggregate_as_documented(freq, expected):
+    table = site_timeseries(world(), valid_mask(), freq=freq)
+    got = cols(table, "period n_dates sites pools cleared_area_m2 new_sites sites_unobserved "
+                      "valid_fraction sites_high pools_high")
+    assert got == expected
+    first_days = pd.PeriodIndex([e[0] for e in expected], freq=freq[0].upper()).start_time
+    assert list(table["date"]) == list(first_days)
+
+
+def test_a_period_of_one_date_equals_that_date():
+    per_date = site_timeseries(world(), valid_mask()).set_index("date")
+    monthly = site_timeseries(world(), valid_mask(), freq="month").set_index("period")
+    for period, day in (("2022-02", D2), ("2022-04", D3), ("2023-01", D4)):
+        for c in per_date.columns:
+            assert monthly.loc[period, c] == pytest.approx(per_date.loc[day, c]), c
+
+
+def test_unknown_freq_raises():
+    with pytest.raises(ConfigError, match=r"freq='W' is not supported"):
+        site_timeseries(world(), freq="W")
+
+
+# ------------------------------------------------------------------------ regions
+
+
+def test_regions_in_another_crs_from_a_file_split_per_region(tmp_path: Path):
+    path = tmp_path / "townships.gpkg"
+    regions_4326().to_file(path, engine="pyogrio")
+    table = site_timeseries(world(), valid_mask(), regions=path)
+    assert list(table["region"][:3]) == ["west", "east", "north"]
+    assert len(table) == 3 * len(DATES)
+    t = table.set_index(["date", "region"])
+    # west: A, D, E; east: B (and C held back); north: D (overlaps west)
+    expected = {
+        (D0, "west"): (2, 2, 3000.0, 2, 0), (D0, "east"): (1, 1, 0.0, 1, 0),
+        (D1, "west"): (2, 3, 3200.0, 0, 0), (D1, "east"): (1, 5, 3000.0, 0, 0),
+        (D2, "west"): (2, 3, 3200.0, 0, 1), (D2, "east"): (1, 5, 3000.0, 0, 0),
+        (D3, "west"): (1, 4, 1500.0, 0, 0), (D3, "east"): (1, 5, 3000.0, 0, 1),
+        (D4, "west"): (1, 2, 0.0, 1, 0), (D4, "east"): (1, 6, 3000.0, 0, 0),
+        (D4, "north"): (1, 2, 0.0, 1, 0), (D0, "north"): (0, 0, 0.0, 0, 0),
+    }
+    for key, row in expected.items():
+        got = tuple(t.loc[key, ["sites", "pools", "cleared_area_m2", "new_sites",
+                                "sites_unobserved"]])
+        assert got == row, key
+    assert t.loc[(D1, "east"), "sites_high"] == 2 and t.loc[(D1, "east"), "pools_high"] == 6
+    # west + east hold every site once: they add up to the AOI table
+    aoi = site_timeseries(world()).set_index("date")
+    halves = table[table["region"] != "north"].groupby("date")[["sites", "pools"]].sum()
+    pd.testing.assert_frame_equal(halves, aoi[["sites", "pools"]])
+    # valid fraction of each region; north is half outside the grid (never observed there)
+    vf = t["valid_fraction"].unstack("region")[["west", "east", "north"]]
+    np.testing.assert_allclose(vf.to_numpy(), [
+        [1.0, 1.0, 0.5], [1.0, 1.0, 0.5], [0.0, 1.0, 0.25], [1.0, 0.0, 0.25], [0.8, 1.0, 0.45]],
+        atol=1e-6)
+
+
+def test_regions_dissolve_same_names_and_region_column():
+    regs = regions_4326().assign(district=["Chipwi", "Chipwi", "Other"])
+    table = site_timeseries(world(), regions=regs, region_column="district")
+    assert table["region"].unique().tolist() == ["Chipwi", "Other"]
+    t = table.set_index(["date", "region"])
+    assert t.loc[(D1, "Chipwi"), "sites"] == 3  # west + east
+
+
+def test_regions_that_miss_the_sites_raise():
+    far = gpd.GeoDataFrame({"name": ["elsewhere"]}, geometry=[box(10, 10, 11, 11)],
+                           crs="EPSG:4326")
+    with pytest.raises(InputError, match=r"regions \(bounds .* EPSG:4326\) do not overlap the "
+                                         r"sites"):
+        site_timeseries(world(), valid_mask(), regions=far)
+
+
+def test_region_layer_problems_raise(tmp_path: Path):
+    bare = regions_4326().set_crs(None, allow_override=True)
+    with pytest.raises(InputError, match="have no CRS"):
+        site_timeseries(world(), regions=bare)
+    with pytest.raises(InputError, match="have no column 'district'"):
+        site_timeseries(world(), regions=regions_4326(), region_column="district")
+    points = gpd.GeoDataFrame({"name": ["p"]}, geometry=[at(0, 0)], crs=UTM)
+    with pytest.raises(InputError, match="must be polygons"):
+        site_timeseries(world(), regions=points)
+    with pytest.raises(InputError, match="could not be read"):
+        site_timeseries(world(), regions=tmp_path / "missing.gpkg")
+
+
+# ------------------------------------------------------------------------ band
+
+
+@pytest.mark.parametrize("freq", [None, "M", "Q", "Y"])
+def test_low_value_high_always_ordered(freq):
+    rng = np.random.default_rng(7)
+    tracks = world()
+    pools = tracks.pools.assign(confidence=rng.uniform(0.0, 1.0, len(tracks.pools)))
+    tracks = Tracks(tracks.sites, tracks.history, pools, tracks.clearings, tracks.dates)
+    for regions in (None, regions_4326()):
+        table = site_timeseries(tracks, valid_mask(), regions=regions, freq=freq, n_draws=300)
+        for name in ("sites", "pools", "cleared_area_m2"):
+            assert (table[f"{name}_low"] <= table[name]).all(), name
+            assert (table[name] <= table[f"{name}_high"]).all(), name
+        assert (table["sites_unobserved"] <= table["sites"]).all()
+        assert (table["new_sites"] <= table["sites"]).all()
+
+
+def test_certain_pools_low_drops_only_the_unknown_clearing_site():
+    table = site_timeseries(world(confidence=1.0))
+    # E (S0005) has only an 'unknown' clearing: never real in the draws (D0–D2)
+    assert table["sites_low"].tolist() == [2, 2, 2, 2, 2]
+    assert table["pools_low"].tolist() == table["pools"].tolist()
+    assert table["cleared_area_m2_low"].tolist() == [1000.0, 4200.0, 4200.0, 4500.0, 3000.0]
+
+
+def _one_site(confidences: list[float]) -> Tracks:
+    sites = gpd.GeoDataFrame({"site_id": ["S0001"], "first_seen": [D0], "persistent": [True],
+                              "provisional": [False]}, geometry=[at(0, 0).buffer(30)], crs=UTM)
+    history = pd.DataFrame({"site_id": ["S0001"], "date": [D0], "status": ["new"]})
+    pools = pd.DataFrame({"site_id": "S0001", "date": D0, "confidence": confidences})
+    clearings = pd.DataFrame({"site_id": pd.Series(dtype=object), "date": pd.Series(
+        dtype="datetime64[ns]"), "area_m2": pd.Series(dtype=float)})
+    return Tracks(sites, history, pools, clearings, [D0])
+
+
+def test_monte_carlo_quantiles_match_the_binomial():
+    # 10 pools at 0.5: pools ~ Binomial(10, 0.5), P(X <= 1) = 0.011, P(X <= 2) = 0.055
+    row = site_timeseries(_one_site([0.5] * 10), n_draws=20000).iloc[0]
+    assert (row["pools"], row["pools_low"], row["pools_high"]) == (10, 2, 10)
+    assert row["sites_low"] == 1  # P(no real pool) = 0.001
+    # one pool at 0.9: the site is not real with probability 0.1 > 0.05 -> low 0
+    assert site_timeseries(_one_site([0.9]), n_draws=5000).iloc[0]["sites_low"] == 0
+    # two pools at 0.9: not real with probability 0.01 < 0.05 -> low 1
+    assert site_timeseries(_one_site([0.9, 0.9]), n_draws=5000).iloc[0]["sites_low"] == 1
+    # level 0.5: the 25th percentile of Binomial(10, 0.5) is 4
+    assert site_timeseries(_one_site([0.5] * 10), n_draws=20000, level=0.5).iloc[0][
+        "pools_low"] == 4
+
+
+def test_same_inputs_same_outputs_and_row_order_does_not_matter():
+    rng = np.random.default_rng(3)
+    tracks = world()
+    pools = tracks.pools.assign(confidence=rng.uniform(0.3, 1.0, len(tracks.pools)))
+    tracks = Tracks(tracks.sites, tracks.history, pools, tracks.clearings, tracks.dates)
+    a = site_timeseries(tracks, valid_mask(), freq="M", n_draws=400)
+    b = site_timeseries(tracks, valid_mask(), freq="M", n_draws=400)
+    pd.testing.assert_frame_equal(a, b)
+    shuffled = Tracks(tracks.sites.iloc[::-1], tracks.history.sample(frac=1, random_state=1),
+                      pools.sample(frac=1, random_state=2),
+                      tracks.clearings.sample(frac=1, random_state=3), tracks.dates[::-1])
+    pd.testing.assert_frame_equal(a, site_timeseries(shuffled, valid_mask(), freq="M",
+                                                     n_draws=400))
+    assert a.attrs["seed"] == 0 and a.attrs["n_draws"] == 400
+
+
+def test_band_options_are_checked():
+    with pytest.raises(ConfigError, match="n_draws=0"):
+        site_timeseries(world(), n_draws=0)
+    with pytest.raises(ConfigError, match=r"level=1\.5"):
+        site_timeseries(world(), level=1.5)
+
+
+# ------------------------------------------------------------------------ input errors
+
+
+def test_tracks_problems_raise():
+    tracks = world()
+    with pytest.raises(InputError, match=r"tracks has no \.history"):
+        site_timeseries(object())
+    bad = tracks.history.assign(status="gone")
+    with pytest.raises(InputError, match=r"status holds \['gone'\]"):
+        site_timeseries(Tracks(tracks.sites, bad, tracks.pools, tracks.clearings,
+                               tracks.dates))
+    with pytest.raises(InputError, match=r"history has dates not in tracks\.dates"):
+        site_timeseries(Tracks(tracks.sites, tracks.history, tracks.pools, tracks.clearings,
+                               tracks.dates[:4]))
+    with pytest.raises(InputError, match=r"confidence must be a number in 0–1"):
+        site_timeseries(Tracks(tracks.sites, tracks.history, tracks.pools.assign(
+            confidence=1.5), tracks.clearings, tracks.dates))
+    with pytest.raises(InputError, match=r"tracks.sites has no column\(s\) \['persistent'\]"):
+        site_timeseries(Tracks(tracks.sites.drop(columns="persistent"), tracks.history,
+                               tracks.pools, tracks.clearings, tracks.dates))
+
+
+def test_valid_problems_raise():
+    with pytest.raises(InputError, match=r"valid.time and tracks.dates differ: missing from "
+                                         r"valid \['2023-01-05'\]"):
+        site_timeseries(world(), valid_mask().isel(time=slice(0, 4)))
+    with pytest.raises(InputError, match="expected bool"):
+        site_timeseries(world(), valid_mask().astype(float))
+    with pytest.raises(InputError, match=r"expected an xarray\.DataArray"):
+        site_timeseries(world(), np.ones((5, 2, 2), dtype=bool))
+
+
+def test_no_sites_gives_zero_rows_for_every_date():
+    tracks = world()
+    empty = Tracks(tracks.sites.iloc[:0], tracks.history.iloc[:0], tracks.pools.iloc[:0],
+                   tracks.clearings.iloc[:0], tracks.dates)
+    table = site_timeseries(empty, valid_mask(), freq="Y")
+    assert table["sites"].tolist() == [0, 0] and table["pools_high"].tolist() == [0, 0]
+    assert table["valid_fraction"].tolist() == pytest.approx([1.0, 0.9])
+
+
+# ------------------------------------------------------------------------ Dataset
+
+
+def test_to_dataset_round_trip_with_regions_and_periods():
+    table = site_timeseries(world(), valid_mask(), regions=regions_4326(), freq="Q")
+    ds = to_dataset(table)
+    assert ds["sites"].dims == ("time", "region") and ds["period"].dims == ("time",)
+    assert ds.sizes["time"] == 3 and list(ds["region"].values) == ["west", "east", "north"]
+    assert ds["cleared_area_m2_high"].attrs["units"] == "m2"
+    assert ds["sites"].attrs["units"] == "count" and ds["valid_fraction"].attrs["units"] == "1"
+    assert ds.attrs["seed"] == 0 and ds.attrs["freq"] == "Q"
+    assert int(ds["pools"].sel(time="2022-01-01", region="west")) == 3
+    back = ds.to_dataframe().reset_index().rename(columns={"time": "date"})
+    back = back[list(table.columns)].sort_values(["date", "region"]).reset_index(drop=True)
+    expected = table.sort_values(["date", "region"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(back, expected, check_dtype=False)
+    assert back["sites"].dtype == np.int64
+
+
+def test_to_dataset_from_csv_per_date(tmp_path: Path):
+    table = site_timeseries(world(), valid_mask())
+    path = tmp_path / "timeseries.csv"
+    table.to_csv(path, index=False)
+    ds = to_dataset(pd.read_csv(path))
+    assert ds["sites"].dims == ("time",)
+    np.testing.assert_array_equal(ds["time"].values, DATES.to_numpy())
+    np.testing.assert_array_equal(ds["sites"].values, table["sites"].to_numpy())
+
+
+def test_to_dataset_problems_raise():
+    with pytest.raises(InputError, match="has no 'date' column"):
+        to_dataset(pd.DataFrame({"sites": [1]}))
+    dup = pd.DataFrame({"date": [D0, D0], "region": ["a", "a"], "sites": [1, 2]})
+    with pytest.raises(InputError, match="more than one row for 2022-01-10 region 'a'"):
+        to_dataset(dup)
+    with pytest.raises(InputError, match="expected the DataFrame"):
+        to_dataset([1, 2])
