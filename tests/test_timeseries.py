@@ -8,6 +8,7 @@ rules, not by the code under test.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -444,3 +445,13 @@ def test_to_dataset_problems_raise():
         to_dataset(dup)
     with pytest.raises(InputError, match="expected the DataFrame"):
         to_dataset([1, 2])
+
+
+def test_sites_in_a_geographic_crs_split_the_same_without_warning():
+    tracks = world()
+    geographic = Tracks(tracks.sites.to_crs("EPSG:4326"), tracks.history, tracks.pools,
+                        tracks.clearings, tracks.dates)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = site_timeseries(geographic, regions=regions_4326())
+    pd.testing.assert_frame_equal(got, site_timeseries(tracks, regions=regions_4326()))

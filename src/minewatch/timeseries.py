@@ -265,8 +265,13 @@ def _site_regions(sites: pd.DataFrame, regs: gpd.GeoDataFrame,
     if not has_geom:
         return pd.DataFrame({"site_id": pd.Series(dtype=object),
                              "region": pd.Series(dtype=object)})
+    geoms = sites.geometry
+    if target.is_geographic:  # centroids in metres, then back
+        geoms = geoms.to_crs(geoms.estimate_utm_crs()).centroid.to_crs(target)
+    else:
+        geoms = geoms.centroid
     cent = gpd.GeoDataFrame({"site_id": sites["site_id"].to_numpy()},
-                            geometry=sites.geometry.centroid.to_numpy(), crs=target)
+                            geometry=geoms.to_numpy(), crs=target)
     hit = gpd.sjoin(cent, regs_t, how="inner", predicate="intersects")
     return pd.DataFrame({"site_id": hit["site_id"].to_numpy(dtype=object),
                          "region": hit["region"].to_numpy(dtype=object)})
