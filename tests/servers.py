@@ -7,6 +7,7 @@ items they serve point at the file server.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -19,10 +20,11 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -73,6 +75,9 @@ class RangeFileServer:
 
             def _serve(self, body: bool) -> None:
                 path = self.path.split("?", 1)[0]
+                # "/~token/x.tif" is "/x.tif": a fresh token per test defeats GDAL's
+                # process-wide /vsicurl/ cache, so every test's bytes are really served.
+                path = re.sub(r"^/~[^/]*/", "/", path)
                 header = self.headers.get("Range", "")
                 with server._lock:
                     server.requests.append((self.command, path, header))
@@ -317,3 +322,94 @@ def write_items(items: Sequence[dict], path: Path) -> Path:
     """Write items as one FeatureCollection JSON (what ``rustac serve`` loads)."""
     path.write_text(json.dumps({"type": "FeatureCollection", "features": list(items)}))
     return path
+
+
+# --- the served archive (pytest fixtures) ------------------------------------------------------
+
+#: Scene dates served, with their cloud cover (%) in the items.
+SERVED = {"2021-02-10": 5.0, "2022-03-01": 35.0, "2023-02-20": 15.0}
+#: COG size: 1024 × 1024 px at 10 m (4 × 4 tiles of 256 px), 512 × 512 at 20 m.
+SERVED_SHAPE = (1024, 1024)
+_CACHE: dict[str, Path] = {}
+_TOKENS = itertools.count()
+
+
+def served_cogs() -> Path:
+    """Per-band Sentinel-2 L2A COG folders (minewatch.synth, seeded), made once per process."""
+    if "root" not in _CACHE:
+        import atexit
+        import tempfile
+
+        from minewatch.synth import make_archive
+
+        root = Path(tempfile.mkdtemp(prefix="minewatch-cogs-"))
+        atexit.register(shutil.rmtree, root, True)
+        make_archive(root / "cogs", seed=3, shape=SERVED_SHAPE, dates=tuple(SERVED),
+                     layout="sentinel2")
+        _CACHE["root"] = root / "cogs"
+    return _CACHE["root"]
+
+
+class Served:
+    """The STAC API and file server of one test module, and what they serve."""
+
+    def __init__(self, api: str, files: RangeFileServer, root: Path, items: list[dict],
+                 aoi: Path, aoi_bounds: tuple[float, float, float, float]) -> None:
+        self.api, self.files, self.root, self.items = api, files, root, items
+        self.aoi, self.aoi_bounds = aoi, aoi_bounds
+
+    @property
+    def ids(self) -> list[str]:
+        return [item["id"] for item in self.items]
+
+    def url_path(self, item_id: str, band: str) -> str:
+        """The URL path of one band file (``/S2A_.../B08.tif``) as the server counts it."""
+        return f"/{item_id}/{band}.tif"
+
+    def file(self, item_id: str, band: str) -> Path:
+        return self.root / item_id / f"{band}.tif"
+
+    def fresh(self, items: Iterable[Any]) -> Any:
+        """Copies of pystac ``items`` whose asset URLs carry a new ``/~token/`` prefix (the
+        server ignores it), so GDAL's process-wide HTTP cache can't answer for the server."""
+        import pystac
+
+        token = f"~{next(_TOKENS)}"
+        out = []
+        for item in items:
+            copy = item.clone()
+            for asset in copy.assets.values():
+                asset.href = asset.href.replace(self.files.url, f"{self.files.url}/{token}", 1)
+            out.append(copy)
+        return pystac.ItemCollection(out)
+
+
+@contextmanager
+def serve_archive(workdir: Path) -> Iterator[Served]:
+    """Start the file server and a rustac STAC API over :func:`served_cogs`; yield them.
+
+    The AOI (``workdir/aoi.gpkg``, in EPSG:32647, not lon/lat) is a 1.5 km square lying
+    inside one 256-px tile of every band, so a windowed read needs the header and one tile.
+    """
+    import geopandas as gpd
+    import rasterio
+    from shapely.geometry import box
+
+    root = served_cogs()
+    scenes = sorted(p for p in root.iterdir() if p.is_dir() and p.name != "truth")
+    with rasterio.open(scenes[0] / "B04.tif") as src:
+        left, top = src.transform.c, src.transform.f
+    bounds = (left + 3000.0, top - 4500.0, left + 4500.0, top - 3000.0)  # px 300–450
+    aoi = workdir / "aoi.gpkg"
+    gpd.GeoDataFrame({"name": ["test aoi"]}, geometry=[box(*bounds)],
+                     crs="EPSG:32647").to_file(aoi, layer="aoi")
+    with file_server(root) as files:
+        by_date = {}
+        for scene in scenes:
+            with rasterio.open(scene / "B04.tif") as src:
+                by_date[src.tags()["ACQUISITION_DATE"][:10]] = scene
+        items = [s2_item(by_date[day], root, files.url, item_id=by_date[day].name,
+                         cloud_cover=cloud) for day, cloud in SERVED.items()]
+        items_file = write_items(items, workdir / "items.json")
+        with stac_api(items_file) as api:
+            yield Served(api, files, root, items, aoi, bounds)

@@ -32,7 +32,7 @@ import pandas as pd
 import pystac
 
 from minewatch.errors import InputError, MinewatchError, MinewatchWarning, TileReadError
-from minewatch.io._scene import BandSource, Scene
+from minewatch.io._scene import BandSource, Scene, role_sort_key
 from minewatch.io.sensors import LANDSAT, SENTINEL2
 
 __all__ = [
@@ -247,7 +247,11 @@ def search(
                 kwargs["filter_lang"] = "cql2-json"
         found = list(client.search(**kwargs).items())
     except APIError as err:
-        raise InputError(f"STAC API {url}: the search failed ({_first_line(err)}).") from err
+        text = _first_line(err)
+        if "NewConnectionError" in text or "Max retries exceeded" in text:
+            raise InputError(f"STAC API {url}: cannot be reached (no answer; check the URL "
+                             "and the network).") from err
+        raise InputError(f"STAC API {url}: the search failed ({text}).") from err
     except (OSError, ValueError) as err:  # connection refused, DNS, not JSON
         raise InputError(
             f"STAC API {url}: cannot be reached or is not a STAC API ({_first_line(err)})."
@@ -379,7 +383,7 @@ def _select(scene: Scene, bands: Sequence[str] | None) -> list[BandSource]:
         raise InputError(
             f"STAC item {scene.id}: no band {', '.join(map(repr, missing))}; it has {have}."
         )
-    return out
+    return sorted(out, key=lambda b: role_sort_key(b.role))
 
 
 def _band_name(sensor: str, band: BandSource) -> str:

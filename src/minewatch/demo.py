@@ -1,6 +1,6 @@
 """The demo behind ``make demo``: scan an archive, stack it over its AOI, write quick-looks.
 
-    python -m minewatch.demo sample_tiles out
+    minewatch demo sample_tiles out          (or: python -m minewatch.demo sample_tiles out)
 
 Writes ``out/scenes.csv`` (one row per scene) and, per sensor and date,
 ``out/quicklooks/<sensor>_<YYYY-MM-DD>_truecolour.png`` (with detected pools and clearings
@@ -10,15 +10,10 @@ outlined) and ``..._ndvi.png``, ``out/detections/<sensor>_<YYYY-MM-DD>_pools.gpk
 
 from __future__ import annotations
 
-import argparse
 import sys
-import warnings
 from pathlib import Path
 
 import matplotlib
-from rasterio.errors import NotGeoreferencedWarning
-
-from minewatch.errors import MinewatchError, MinewatchWarning
 
 
 def _write_layer(frame, path: Path) -> Path:
@@ -85,21 +80,17 @@ def run_demo(archive: Path, out: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minewatch.demo", description=__doc__)
-    parser.add_argument("archive", type=Path, nargs="?", default=Path("sample_tiles"))
-    parser.add_argument("out", type=Path, nargs="?", default=Path("out"))
-    args = parser.parse_args(argv)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always", MinewatchWarning)
-            # odc-geo's in-memory reprojection triggers this harmless rasterio warning
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            written = run_demo(args.archive, args.out)
-    except MinewatchError as err:
-        print(f"minewatch: error: {err}", file=sys.stderr)
-        return 1
-    print(f"wrote {len(written)} files under {args.out}/")
-    return 0
+    """``python -m minewatch.demo [ARCHIVE] [OUT]``: the ``minewatch demo`` command.
+
+    Kept for ``make demo``; like before, it writes into an existing OUT (``--overwrite``).
+    Returns the exit status (0 ok, 1 minewatch error; see :mod:`minewatch.cli`).
+    """
+    from minewatch.cli import main as cli_main
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--overwrite" not in args:
+        args.append("--overwrite")
+    return cli_main(["demo", *args], prog_name="python -m minewatch.demo")
 
 
 if __name__ == "__main__":
