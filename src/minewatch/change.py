@@ -176,23 +176,59 @@ def _mining(clearings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return clearings[clearings["kind"].isin(MINING_KINDS).to_numpy()]
 
 
-def _clearings_before(clearings: gpd.GeoDataFrame, before: pd.Timestamp
-                      ) -> tuple[gpd.GeoDataFrame, str]:
-    """Mining clearings at ``before``; where that date has no clearing rows at all (the first
-    date of a stack, which ``detect_clearings`` cannot map: it has no baseline), the clearings
-    of the nearest later date that were already cleared at ``before`` (``first_seen``)."""
+def _clearings_before(clearings: gpd.GeoDataFrame, before: pd.Timestamp, after: pd.Timestamp,
+                      first_seen: xr.DataArray | None) -> tuple[gpd.GeoDataFrame, str]:
+    """Mining clearings standing for ``before`` and how the cleared land at ``before`` is found.
+
+    Modes: ``detected`` (the date's own clearing rows), ``first_seen raster`` (``after``'s
+    mining clearings where the per-pixel first-cleared date ≤ ``before``), ``first_seen of
+    <date>`` (the nearest later date's mining clearings with ``first_seen`` ≤ ``before``,
+    within ``after``'s mining clearings), ``none`` (no clearing known at ``before``).
+    """
     rows = _on(clearings, before)
-    if len(rows) > 0 or len(clearings) == 0 or "first_seen" not in clearings.columns:
+    if len(rows) > 0:
         return _mining(rows), "detected"
+    if first_seen is not None:
+        return rows, "first_seen raster"
+    if len(clearings) == 0 or "first_seen" not in clearings.columns:
+        return rows, "none"
     dates = pd.to_datetime(clearings["date"]).dt.normalize()
-    later = dates[dates > before.normalize()]
+    later = dates[(dates > before.normalize()) & (dates <= after.normalize())]
     if len(later) == 0:
-        return _mining(rows), "detected"
+        return rows, "none"
     nearest = later.min()
     rows = clearings[(dates == nearest).to_numpy()]
     seen = pd.to_datetime(rows["first_seen"]).dt.normalize()
     rows = rows[(seen <= before.normalize()).to_numpy()]
     return _mining(rows), f"first_seen of {nearest:%Y-%m-%d}"
+
+
+def _check_first_seen(first_seen: Any, valid: xr.DataArray) -> xr.DataArray | None:
+    if first_seen is None:
+        return None
+    if not isinstance(first_seen, xr.DataArray) or set(first_seen.dims) != {"y", "x"}:
+        raise InputError("first_seen must be a (y, x) DataArray of dates (from "
+                         "minewatch.detect.clearings.first_bare_date), got "
+                         f"{type(first_seen).__name__} {getattr(first_seen, 'dims', '')}.")
+    if first_seen.dtype.kind != "M":
+        raise InputError(f"first_seen has dtype {first_seen.dtype}; expected datetime64 (NaT "
+                         "where never cleared), as first_bare_date returns.")
+    first_seen = first_seen.transpose("y", "x")
+    shape = (valid.sizes["y"], valid.sizes["x"])
+    if first_seen.shape != shape:
+        raise InputError(f"first_seen is {first_seen.shape[0]} × {first_seen.shape[1]} px, "
+                         f"valid {shape[0]} × {shape[1]}: compute it on the stack valid "
+                         "belongs to.")
+    crs = first_seen.rio.crs
+    if crs is not None and pyproj.CRS.from_user_input(crs) != pyproj.CRS.from_user_input(
+            valid.rio.crs):
+        raise InputError(f"first_seen CRS ({crs.to_string()}) differs from valid's "
+                         f"({valid.rio.crs.to_string()}): compute it on the same stack.")
+    if not first_seen.rio.transform().almost_equals(valid.rio.transform()):
+        raise InputError("first_seen lies on another grid than valid (transforms "
+                         f"{tuple(first_seen.rio.transform())[:6]} vs "
+                         f"{tuple(valid.rio.transform())[:6]}): compute it on the same stack.")
+    return first_seen
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,13 +300,22 @@ def _burn(layer: _Layer, shape: tuple[int, int], transform: Affine, r0: int, c0:
     return out.astype(bool)
 
 
-def _classes(valid_before: np.ndarray, valid_after: np.ndarray, r0: int, c0: int,
-             transform: Affine, layers: dict[str, _Layer]) -> np.ndarray:
+def _classes(valid_before: np.ndarray, valid_after: np.ndarray, first_seen: np.ndarray | None,
+             r0: int, c0: int, *, transform: Affine, layers: dict[str, _Layer], mode: str,
+             before: np.datetime64) -> np.ndarray:
     shape = valid_before.shape
     burnt = {k: _burn(v, shape, transform, r0, c0) for k, v in layers.items()}
     pools_b, pools_a = burnt["pools_before"], burnt["pools_after"]
-    mine_b = pools_b | burnt["clearings_before"]
-    mine_a = pools_a | burnt["clearings_after"]
+    clear_a = burnt["clearings_after"]
+    if mode == "detected":
+        clear_b = burnt["clearings_before"]
+    elif mode == "first_seen raster" and first_seen is not None:
+        seen = np.asarray(first_seen, "datetime64[ns]")
+        clear_b = clear_a & ~np.isnat(seen) & (seen <= before)
+    else:  # nearest later date standing in (empty layer for "none")
+        clear_b = burnt["clearings_before"] & clear_a
+    mine_b = pools_b | clear_b
+    mine_a = pools_a | clear_a
     out = np.ones(shape, np.uint8)
     out[mine_a & ~mine_b] = 2
     out[mine_a & mine_b] = 4
@@ -280,10 +325,11 @@ def _classes(valid_before: np.ndarray, valid_after: np.ndarray, r0: int, c0: int
     return out
 
 
-def _block(valid_before: np.ndarray, valid_after: np.ndarray, *, transform: Affine,
-           layers: dict[str, _Layer], block_info: Any = None) -> np.ndarray:
+def _block(valid_before: np.ndarray, valid_after: np.ndarray,
+           first_seen: np.ndarray | None = None, *, block_info: Any = None, **kwargs: Any
+           ) -> np.ndarray:
     (r0, _), (c0, _) = block_info[0]["array-location"]
-    return _classes(valid_before, valid_after, r0, c0, transform, layers)
+    return _classes(valid_before, valid_after, first_seen, r0, c0, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,7 +337,8 @@ def _block(valid_before: np.ndarray, valid_after: np.ndarray, *, transform: Affi
 # --------------------------------------------------------------------------------------------
 
 def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | None,
-               valid: xr.DataArray, before: Any, after: Any) -> xr.DataArray:
+               valid: xr.DataArray, before: Any, after: Any, *,
+               first_seen: xr.DataArray | None = None) -> xr.DataArray:
     """Change of mining between two dates as a categorical raster on the grid of ``valid``.
 
     Parameters
@@ -302,16 +349,16 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
         pools.
     clearings
         Detected clearings (``date``, ``kind``, ``geometry``; ``first_seen`` optional) in the
-        same CRS; only kinds in :data:`MINING_KINDS` count. ``detect_clearings`` cannot map
-        the first date of a stack (it has no baseline): when ``before`` has no clearing rows
-        and ``first_seen`` is there, the clearings of the nearest later date with
-        ``first_seen`` ≤ ``before`` stand in for it (attribute ``before_clearings`` says
-        which was used).
+        same CRS; only kinds in :data:`MINING_KINDS` count. See "The first date" below.
     valid
         (time, y, x) bool, True where the date was observed; CRS and transform via ``.rio``.
         numpy- or dask-backed: dask gives a dask-backed result, computed block by block.
     before, after
         Dates ('YYYY-MM-DD' or Timestamp) in ``valid.time``, ``before`` < ``after``.
+    first_seen
+        Optional (y, x) datetime64 raster on ``valid``'s grid: the first date each pixel was
+        seen cleared (:func:`minewatch.detect.clearings.first_bare_date` of the stack). Used
+        only when ``before`` has no clearing rows (see below); recommended then.
 
     Returns
     -------
@@ -319,7 +366,27 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
         uint8 (y, x) named ``change`` on ``valid``'s grid (coordinates, CRS and transform
         kept, ``_FillValue`` 0), codes of :data:`CHANGE_CLASSES`; attributes
         ``flag_values``, ``flag_meanings`` (CF style), ``before``, ``after`` (YYYY-MM-DD),
-        ``before_clearings``, ``resolution_m`` (pixel size, m).
+        ``before_clearings`` (how cleared land at ``before`` was found: ``detected``,
+        ``first_seen raster``, ``first_seen of YYYY-MM-DD`` or ``none``), ``resolution_m``
+        (pixel size, m).
+
+    Notes
+    -----
+    The first date. ``detect_clearings`` cannot map the first date of a stack (no earlier
+    date to compare with), so when ``before`` has no clearing rows, the cleared land at
+    ``before`` is found from later information, in this order (attribute
+    ``before_clearings`` says which):
+
+    1. ``first_seen`` raster given: pixels of ``after``'s mining clearings first seen cleared
+       on or before ``before`` (pixel-exact; an expansion after ``before`` stays "new
+       clearing");
+    2. else, with a ``first_seen`` column: the mining clearings of the nearest later date
+       whose ``first_seen`` ≤ ``before``, within ``after``'s mining clearings (expansions
+       between ``before`` and that date count as persistent);
+    3. else none: only pools mark mining at ``before``.
+
+    In 1 and 2 a clearing cannot be seen to regrow from ``before`` (nothing was mapped there);
+    pools still can. ``docs/change.md`` compares the three on generated archives.
 
     Raises
     ------
@@ -329,7 +396,7 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
         ``valid`` or a non-empty detection frame has no CRS.
     InputError
         Detections in another CRS than ``valid``, or lying wholly outside its grid; ``valid``
-        not (time, y, x) bool.
+        not (time, y, x) bool; ``first_seen`` on another grid.
 
     Examples
     --------
@@ -364,22 +431,28 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
     bounds = _grid_bounds(shape, transform)
     pools = _check_frame(pools, "pools", crs, bounds)
     clearings = _check_frame(clearings, "clearings", crs, bounds)
-    clear_b, source = _clearings_before(clearings, b)
+    first_seen = _check_first_seen(first_seen, valid)
+    clear_b, source = _clearings_before(clearings, b, a, first_seen)
     layers = {
         "pools_before": _layer(_on(pools, b), transform, shape),
         "pools_after": _layer(_on(pools, a), transform, shape),
         "clearings_before": _layer(clear_b, transform, shape),
         "clearings_after": _layer(_mining(_on(clearings, a)), transform, shape),
     }
-    vb = valid.sel(time=b).data
-    va = valid.sel(time=a).data
-    if isinstance(vb, da.Array) or isinstance(va, da.Array):
-        vb = da.asarray(vb)
-        va = da.asarray(va).rechunk(vb.chunks)
-        data = da.map_blocks(_block, vb, va, dtype=np.uint8, transform=transform,
-                             layers=layers, meta=np.array((), np.uint8))
+    kwargs = dict(transform=transform, layers=layers, mode=source,
+                  before=np.datetime64(b.to_datetime64(), "ns"))
+    arrays = [valid.sel(time=b).data, valid.sel(time=a).data]
+    if source == "first_seen raster" and first_seen is not None:
+        arrays.append(first_seen.data)
+    if any(isinstance(x, da.Array) for x in arrays):
+        first = da.asarray(arrays[0])
+        arrays = [first] + [da.asarray(x).rechunk(first.chunks) for x in arrays[1:]]
+        data = da.map_blocks(_block, *arrays, dtype=np.uint8, meta=np.array((), np.uint8),
+                             **kwargs)
     else:
-        data = _classes(np.asarray(vb), np.asarray(va), 0, 0, transform, layers)
+        arrays += [None] * (3 - len(arrays))
+        data = _classes(*[None if x is None else np.asarray(x) for x in arrays], 0, 0,
+                        **kwargs)
     template = valid.isel(time=0, drop=True)
     out = xr.DataArray(data, dims=("y", "x"), coords=template.coords, name="change")
     out = out.rio.write_crs(crs).rio.write_transform(transform)
