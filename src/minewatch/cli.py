@@ -102,6 +102,8 @@ def _configure(quiet: bool, verbose: int, debug: bool) -> None:
     for noisy in ("rasterio", "urllib3", "distributed", "fiona", "pyogrio", "pystac_client"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if _STATE["debug"] else logging.ERROR)
     warnings.showwarning = _show_warning
+    # harmless: odc-geo's in-memory reprojection of ungeoreferenced arrays
+    warnings.filterwarnings("ignore", message="Dataset has no geotransform")
 
 
 def _verbosity(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,0 +1,282 @@
+"""The ``minewatch`` command, run as a user runs it: the installed script in a subprocess,
+on the sample archive and on an archive fetched from the local servers (tests/servers.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import rasterio
+
+from servers import SERVED, serve_archive
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_tiles"
+COMMANDS = ["search", "fetch", "scan", "run", "verify", "report", "demo", "synth"]
+
+
+def minewatch(*args: object, cwd: Path | None = None, timeout: float = 600
+              ) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``minewatch`` script (the venv's bin) and capture its output."""
+    script = Path(sys.executable).parent / "minewatch"
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([str(script), *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=timeout, env=env)
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """The stderr of a failed command: exactly one line, 'minewatch: error: ...'."""
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("minewatch: error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    with serve_archive(tmp_path_factory.mktemp("served")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def fetched(served, tmp_path_factory):
+    """An archive fetched from the local servers by `minewatch search` + `minewatch fetch`."""
+    work = tmp_path_factory.mktemp("fetched")
+    items = work / "items.json"
+    found = minewatch("search", "--api", served.api, "--aoi", served.aoi, "--start",
+                      "2020-01-01", "--end", "2024-12-31", "-o", items)
+    assert found.returncode == 0, found.stderr
+    done = minewatch("fetch", work / "archive", "--aoi", served.aoi, "--items", items)
+    assert done.returncode == 0, done.stderr
+    return work / "archive"
+
+
+# --- help, version -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_every_help_is_complete_with_an_example(command):
+    args = ([command] if command else []) + ["--help"]
+    proc = minewatch(*args)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    assert "Example" in text
+    example = text[text.index("Example"):]
+    assert f"minewatch {command or ''}".strip() in example
+    for option in ("--quiet", "--verbose", "--debug", "--help"):
+        assert option in text
+    if command is None:
+        assert "Exit codes" in text and all(c in text for c in COMMANDS)
+
+
+def test_version_and_show_versions():
+    proc = minewatch("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("minewatch ")
+    proc = minewatch("--show-versions")
+    assert proc.returncode == 0
+    names = {line.split()[0] for line in proc.stdout.splitlines()}
+    assert {"minewatch", "GDAL", "rasterio", "numpy", "xarray", "geopandas", "PROJ"} <= names
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+def test_errors_are_one_line_with_exit_1_and_tracebacks_only_with_debug(tmp_path):
+    missing = tmp_path / "no_such_archive"
+    proc = minewatch("scan", missing)
+    assert proc.returncode == 1
+    assert str(missing) in one_line_error(proc)
+    debug = minewatch("--debug", "scan", missing)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = minewatch("scan", empty)
+    assert proc.returncode == 1 and "no usable scene" in one_line_error(proc)
+
+
+def test_usage_errors_exit_2_in_one_line():
+    proc = minewatch("run", "sample_tiles", "--out", "x")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "--aoi" in proc.stderr
+    proc = minewatch("run", "sample_tiles", "--aoi", "a.gpkg", "--out", "x", "--workers", "2",
+                     "--scheduler", "tcp://127.0.0.1:1")
+    assert proc.returncode == 2 and "not both" in proc.stderr
+    assert minewatch("frobnicate").returncode == 2
+
+
+# --- scan --------------------------------------------------------------------------------------
+
+def test_scan_sample_archive_writes_a_table_and_never_overwrites(tmp_path):
+    table = tmp_path / "scenes.csv"
+    proc = minewatch("scan", "sample_tiles", "-o", table)
+    assert proc.returncode == 0, proc.stderr
+    assert "9 scene(s) in sample_tiles: 4 planetscope, 5 sentinel2" in proc.stdout
+    frame = pd.read_csv(table)
+    assert len(frame) == 9 and set(frame["sensor"]) == {"sentinel2", "planetscope"}
+    again = minewatch("scan", "sample_tiles", "-o", table)
+    assert again.returncode == 1
+    assert str(table) in one_line_error(again) and "--overwrite" in again.stderr
+    footprints = tmp_path / "scenes.gpkg"
+    assert minewatch("scan", "sample_tiles", "-o", footprints, "--quiet").stdout == ""
+    assert len(gpd.read_file(footprints)) == 9
+    assert minewatch("scan", "sample_tiles", "-o", table, "--overwrite").returncode == 0
+
+
+# --- search / fetch against the local servers --------------------------------------------------
+
+def test_search_prints_and_saves_items(served, tmp_path):
+    out = tmp_path / "items.json"
+    proc = minewatch("search", "--api", served.api, "--aoi", served.aoi, "--start",
+                     "2020-01-01", "--end", "2024-12-31", "--max-cloud", "20", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 scene(s) of sentinel-2-l2a" in proc.stdout
+    saved = json.loads(out.read_text())
+    assert saved["type"] == "FeatureCollection"
+    assert [f["properties"]["eo:cloud_cover"] for f in saved["features"]] == [5.0, 15.0]
+    again = minewatch("search", "--api", served.api, "--aoi", served.aoi, "--start",
+                      "2020-01-01", "--end", "2024-12-31", "-o", out)
+    assert again.returncode == 1 and "--overwrite" in one_line_error(again)
+    bad = minewatch("search", "--api", "http://127.0.0.1:9", "--aoi", served.aoi, "--start",
+                    "2020-01-01", "--end", "2020-12-31")
+    assert bad.returncode == 1 and "http://127.0.0.1:9" in one_line_error(bad)
+
+
+def test_fetch_writes_the_archive_then_resumes(served, fetched, tmp_path):
+    files = sorted(fetched.glob("sentinel-2-l2a/*.tif"))
+    assert sorted(p.stem for p in files) == sorted(served.ids)
+    assert (fetched / "catalog.json").is_file()
+    # a rerun (searching itself this time) reads nothing: every scene is complete
+    served.files.reset()
+    proc = minewatch("fetch", fetched, "--aoi", served.aoi, "--api", served.api, "--start",
+                     "2020-01-01", "--end", "2024-12-31")
+    assert proc.returncode == 0, proc.stderr
+    assert "0 fetched, 3 already there, 0 failed" in proc.stdout
+    assert served.files.total_bytes() == 0
+
+
+def test_fetch_with_a_404_exits_4_and_lists_it(served, tmp_path):
+    target = served.ids[0]
+    served.files.reset()
+    served.files.missing.add(served.url_path(target, "B03"))
+    try:
+        proc = minewatch("fetch", tmp_path / "archive", "--aoi", served.aoi, "--api",
+                         served.api, "--start", "2020-01-01", "--end", "2024-12-31")
+    finally:
+        served.files.reset()
+    assert proc.returncode == 4, proc.stderr
+    assert "2 fetched, 0 already there, 1 failed" in proc.stdout
+    failed = [line for line in proc.stderr.splitlines() if line.startswith("minewatch: failed:")]
+    assert len(failed) == 1 and target in failed[0] and "404" in failed[0]
+    assert "B03" in failed[0]
+
+
+def test_scan_of_fetched_archive(served, fetched):
+    proc = minewatch("scan", fetched / "catalog.json")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(SERVED)} scene(s)" in proc.stdout and "3 sentinel2" in proc.stdout
+    for scene_id in served.ids:
+        assert scene_id in proc.stdout
+    with rasterio.open(next(fetched.glob("sentinel-2-l2a/*.tif"))) as src:
+        assert src.width < 200 and src.height < 200  # the AOI window, not the 1024-px tile
+
+
+# --- run / verify / report (minewatch.pipeline, minewatch.report) ------------------------------
+
+CONTRACT = {
+    "scenes.csv": ["status", "reason"],
+    "site_history.csv": ["site_id", "date", "status", "n_pools", "cleared_area_m2",
+                         "pool_area_m2", "observed_fraction"],
+    "events.csv": ["date", "kind", "site_id", "other_ids"],
+    "timeseries.csv": ["date", "sites", "pools", "cleared_area_m2", "new_sites",
+                       "valid_fraction"],
+}
+LAYERS = {
+    "pools.gpkg": ["date", "site_id", "area_m2", "confidence"],
+    "clearings.gpkg": ["date", "area_m2", "kind", "site_id"],
+    "sites.gpkg": ["site_id", "first_seen", "last_seen", "n_pools_max", "area_m2_max",
+                   "persistent", "provisional", "status_last"],
+}
+
+
+def _check_layout(out: Path) -> dict:
+    for name, columns in CONTRACT.items():
+        frame = pd.read_csv(out / name)
+        assert set(columns) <= set(frame.columns), (name, list(frame.columns))
+    for name, columns in LAYERS.items():
+        frame = gpd.read_file(out / name)
+        assert set(columns) <= set(frame.columns), (name, list(frame.columns))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["inputs"] and all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert list((out / "change").glob("*_*.tif"))
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    """`minewatch run` over a copy of the sample archive's Sentinel-2 scenes."""
+    work = tmp_path_factory.mktemp("run")
+    archive = work / "archive"
+    shutil.copytree(SAMPLE / "sentinel2_10m", archive / "sentinel2_10m",
+                    ignore=shutil.ignore_patterns("truth"))
+    out = work / "results"
+    proc = minewatch("run", archive, "--aoi", SAMPLE / "aoi.geojson", "--out", out)
+    return archive, out, proc
+
+
+def test_run_writes_the_output_layout(sample_run):
+    archive, out, proc = sample_run
+    assert proc.returncode == 0, proc.stderr
+    manifest = _check_layout(out)
+    assert manifest["scenes"]["used"] == 5
+    assert len(pd.read_csv(out / "timeseries.csv")["date"].unique()) == 5
+    assert "sites:" in proc.stdout and f"under {out}" in proc.stdout
+    # no overwriting a finished analysis without --overwrite
+    again = minewatch("run", archive, "--aoi", SAMPLE / "aoi.geojson", "--out", out)
+    assert again.returncode == 1
+    line = one_line_error(again)
+    assert str(out) in line and "--overwrite" in line
+
+
+def test_verify_passes_then_finds_a_changed_input(sample_run, tmp_path):
+    _, out, proc = sample_run
+    assert proc.returncode == 0, proc.stderr
+    ok = minewatch("verify", out)
+    assert ok.returncode == 0 and "ok" in ok.stdout
+    copy = tmp_path / "results"
+    shutil.copytree(out, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["inputs"][0]["sha256"] = "0" * 64  # as if the input had changed since
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    bad = minewatch("verify", copy)
+    assert bad.returncode == 3
+    assert Path(manifest["inputs"][0]["path"]).name in bad.stdout
+    not_out = minewatch("verify", tmp_path)
+    assert not_out.returncode == 1 and "manifest.json" in one_line_error(not_out)
+
+
+def test_report_writes_html_and_never_overwrites(sample_run, tmp_path):
+    _, out, proc = sample_run
+    assert proc.returncode == 0, proc.stderr
+    target = tmp_path / "report.html"
+    made = minewatch("report", out, "-o", target, "--title", "Sample")
+    assert made.returncode == 0, made.stderr
+    assert target.read_text().lstrip().lower().startswith("<!doctype html")
+    again = minewatch("report", out, "-o", target)
+    assert again.returncode == 1 and "--overwrite" in one_line_error(again)
+
+
+def test_run_on_the_fetched_archive(served, fetched, tmp_path):
+    out = tmp_path / "results"
+    proc = minewatch("run", fetched, "--aoi", served.aoi, "--out", out, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    manifest = _check_layout(out)
+    assert manifest["scenes"]["used"] == len(SERVED)
+    assert manifest["sensor"] == "sentinel2"
+    assert minewatch("verify", out).returncode == 0
