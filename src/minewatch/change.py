@@ -627,6 +627,8 @@ def write_change(change: xr.DataArray, path: str | PathLike[str]) -> tuple[Path,
             "flag_values": " ".join(str(k) for k in CHANGE_CLASSES),
             "flag_meanings": " ".join(n.replace(" ", "_") for n in CHANGE_CLASSES.values()),
             **{f"CLASS_{k}": v for k, v in CHANGE_CLASSES.items()}}
+    polygons = change_polygons(change)  # everything computed before the first file is written
+    areas = change_areas(change)
     profile = dict(driver="COG", width=values.shape[1], height=values.shape[0], count=1,
                    dtype="uint8", crs=change.rio.crs, transform=transform, nodata=_NODATA,
                    compress="deflate", blocksize=256, overview_resampling="nearest",
@@ -639,9 +641,8 @@ def write_change(change: xr.DataArray, path: str | PathLike[str]) -> tuple[Path,
             dst.set_band_description(1, "change class")
     with atomic_path(target.with_name(target.name + ".aux.xml")) as tmp:
         tmp.write_text(_category_xml(), encoding="utf-8")
-    polygons = change_polygons(change)
     with atomic_path(gpkg) as tmp:
         tmp.unlink()
         polygons.to_file(tmp, layer="change", driver="GPKG", engine="pyogrio")
-    write_table(change_areas(change), csv)
+    write_table(areas, csv)
     return target, gpkg
