@@ -1,0 +1,718 @@
+"""The whole job in one call: ingest → detect → sites → change → time series, written to disk.
+
+:func:`analyze` runs every stage over an archive and writes the output layout that scripts,
+the CLI, the maps and the report rely on; :func:`verify` re-checks a finished output folder
+against the sha256 of its inputs (and of its own outputs) recorded in ``manifest.json``.
+
+Output layout (names and columns are a contract)::
+
+    out_dir/scenes.csv            one row per scene, used or skipped (``status``, ``reason``)
+    out_dir/pools.gpkg            date, site_id, area_m2, confidence, geometry (+ measures)
+    out_dir/clearings.gpkg        date, area_m2, kind, site_id, geometry (+ measures)
+    out_dir/sites.gpkg            site_id, first_seen, last_seen, n_pools_max, area_m2_max, ...
+    out_dir/site_history.csv      site_id, date, status, n_pools, cleared_area_m2, ...
+    out_dir/events.csv            date, kind (merge/split), site_id, other_ids
+    out_dir/timeseries.csv        date, sites, pools, cleared_area_m2, new_sites, ...
+    out_dir/change/<d1>_<d2>.tif  (+ .gpkg, _areas.csv) first → last date, and each step
+    out_dir/imagery/<date>_rgb.tif  true-colour COGs of the first and last dates (for maps)
+    out_dir/manifest.json         inputs with sha256, config, versions, timings, outputs
+    out_dir/cache/                per-date results, so a rerun does only what is new
+
+Reproducibility: the same inputs and settings give byte-identical tables, GeoPackages
+(GDAL's ``OGR_CURRENT_DATE`` is pinned) and GeoTIFFs; only ``manifest.json`` (creation time
+and timings) differs between runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import os
+import platform
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import xarray as xr
+
+from minewatch.config import DetectionConfig
+from minewatch.errors import (
+    ConfigError,
+    EmptyArchiveError,
+    EmptySceneWarning,
+    InputError,
+    MinewatchWarning,
+)
+
+__all__ = ["Analysis", "analyze", "verify"]
+
+#: GDAL writes this as the GeoPackage's "last change" time, so reruns are byte-identical.
+_GPKG_DATE = "2000-01-01T00:00:00.000Z"
+#: Bump when the cached per-date results change meaning.
+_CACHE_VERSION = 1
+#: Reflectance shown as full white in the true-colour COGs (0–1).
+_RGB_MAX = 0.3
+
+PathLike_ = str | PathLike[str]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What :func:`analyze` found, in memory, and where it wrote it.
+
+    Attributes hold the same tables as the files of ``out_dir`` (see the module docs).
+    """
+
+    scenes: pd.DataFrame
+    """One row per scene: scene_id, date, sensor, status (``used``/``skipped``), reason."""
+    pools: gpd.GeoDataFrame
+    """Pools of every date (``date``, ``site_id``, ``area_m2``, ``confidence``, geometry)."""
+    clearings: gpd.GeoDataFrame
+    """Clearings of every date (``date``, ``area_m2``, ``kind``, ``site_id``, geometry)."""
+    sites: gpd.GeoDataFrame
+    """Tracked sites with stable IDs (``site_id``, ``first_seen``, ``last_seen``, ...)."""
+    history: pd.DataFrame
+    """Status of each site on each date (``site_id``, ``date``, ``status``, ...)."""
+    events: pd.DataFrame
+    """Merges and splits of sites (``date``, ``kind``, ``site_id``, ``other_ids``)."""
+    timeseries: pd.DataFrame
+    """Counts per date with their uncertainty (``date``, ``sites``, ``pools``, ...)."""
+    valid: xr.DataArray
+    """(time, y, x) bool: where each date was observed (not cloud, shadow or nodata)."""
+    config: DetectionConfig
+    """The settings used."""
+    out_dir: Path | None = None
+    """Where the layout was written (``None``: nothing written)."""
+    files: tuple[Path, ...] = ()
+    """Files written."""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    """What the run wants the user to know (e.g. why there is no change map)."""
+
+    @property
+    def dates(self) -> list[pd.Timestamp]:
+        """The dates analysed, in order."""
+        return [pd.Timestamp(t) for t in self.valid["time"].values]
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+def _sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _resolve_config(config: Any, sensor: str) -> DetectionConfig:
+    if config is None:
+        return DetectionConfig.preset(sensor)
+    if isinstance(config, DetectionConfig):
+        return config
+    if isinstance(config, Mapping):
+        return DetectionConfig.from_dict(dict(config))
+    if isinstance(config, str | PathLike):
+        return DetectionConfig.from_toml(config)
+    raise ConfigError(f"config: expected a DetectionConfig, a dict or a TOML file path, got "
+                      f"{type(config).__name__}.")
+
+
+def _site_config(cfg: DetectionConfig) -> Any:
+    from minewatch.config import SiteConfig
+
+    return getattr(cfg, "sites", None) or SiteConfig()
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _day(t: Any) -> str:
+    return f"{pd.Timestamp(t):%Y-%m-%d}"
+
+
+def _write_gpkg(frame: gpd.GeoDataFrame, path: Path, layer: str | None = None) -> Path:
+    from minewatch.io.write import atomic_path
+
+    out = frame.copy()
+    for column in out.columns:  # GeoPackage has no tuple/list columns
+        if column != out.geometry.name and out[column].dtype == object:
+            out[column] = out[column].map(
+                lambda v: ",".join(map(str, v)) if isinstance(v, list | tuple) else v)
+    with rasterio.Env(OGR_CURRENT_DATE=_GPKG_DATE), atomic_path(path) as tmp:
+        tmp.unlink()  # the GPKG driver wants to create the file itself
+        out.to_file(tmp, driver="GPKG", layer=layer or path.stem, engine="pyogrio")
+    return path
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    from minewatch.io.write import atomic_path
+
+    out = pd.DataFrame(frame).copy()
+    if "geometry" in out.columns:
+        out = out.drop(columns="geometry")
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.strftime("%Y-%m-%d")
+    with atomic_path(path) as tmp:
+        out.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
+    return path
+
+
+def _write_bool_tif(mask: np.ndarray, like: xr.DataArray, path: Path) -> Path:
+    from minewatch.io.write import atomic_path
+
+    height, width = mask.shape
+    profile = {"driver": "GTiff", "width": width, "height": height, "count": 1,
+               "dtype": "uint8", "crs": like.rio.crs, "transform": like.rio.transform(),
+               "compress": "deflate", "tiled": width >= 256 and height >= 256}
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(mask.astype("uint8"), 1)
+    return path
+
+
+def _read_bool_tif(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1).astype(bool)
+
+
+def _write_rgb(scene: xr.DataArray, path: Path) -> Path:
+    """A true-colour uint8 COG of one date (0 = no data), for maps and the report."""
+    from minewatch.io.write import atomic_path
+
+    rgb = scene.sel(band=["red", "green", "blue"]).values.astype("float32")
+    scaled = np.clip(np.sqrt(np.clip(rgb, 0, None) / _RGB_MAX) * 254 + 1, 1, 255)
+    data = np.where(np.isfinite(rgb), scaled, 0).astype("uint8")
+    profile = {"driver": "COG", "width": data.shape[2], "height": data.shape[1], "count": 3,
+               "dtype": "uint8", "crs": scene.rio.crs, "transform": scene.rio.transform(),
+               "nodata": 0, "compress": "deflate"}
+    with atomic_path(path) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(data)
+            dst.update_tags(date=_day(scene["time"].values), stretch=f"sqrt(r/{_RGB_MAX})")
+            for i, name in enumerate(("red", "green", "blue"), start=1):
+                dst.set_band_description(i, name)
+    return path
+
+
+@contextlib.contextmanager
+def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """A dask.distributed client for the run: an existing cluster, a LocalCluster, or none."""
+    if workers is None and scheduler is None:
+        yield None
+        return
+    if workers is not None and scheduler is not None:
+        raise InputError("Pass workers= (a local cluster) or scheduler= (an existing one), "
+                         "not both.")
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as err:
+            raise InputError(f"Cannot reach the dask scheduler at {scheduler!r}: {err}") from err
+        with client:
+            yield client
+        return
+    if int(workers) < 1:
+        raise InputError(f"workers must be >= 1, got {workers}.")
+    with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _select_sensor(scenes: gpd.GeoDataFrame, sensor: str | None) -> str:
+    counts = scenes.groupby("sensor")["date"].apply(lambda d: d.dt.normalize().nunique())
+    if sensor is not None:
+        if sensor not in counts.index:
+            raise InputError(f"sensor={sensor!r}: the archive holds only "
+                             f"{', '.join(f'{s} ({n} dates)' for s, n in counts.items())}.")
+        return sensor
+    # the sensor with the most dates; ties go to the finest pixel
+    res = scenes.groupby("sensor")["resolution_m"].min()
+    order = sorted(counts.index, key=lambda s: (-counts[s], res[s], s))
+    return str(order[0])
+
+
+def _check_duplicates(scenes: gpd.GeoDataFrame) -> None:
+    dup = scenes[scenes["scene_id"].duplicated(keep=False)]
+    if len(dup):
+        first = dup.iloc[0]["scene_id"]
+        where = [str(p) for p in dup.loc[dup["scene_id"] == first, "paths"]]
+        raise InputError(f"Scene {first} appears more than once in the archive ({'; '.join(where)}"
+                         "); remove the duplicate copies.")
+
+
+def _scene_files(scenes: gpd.GeoDataFrame) -> list[Path]:
+    files: set[Path] = set()
+    for scene in scenes["scene"]:
+        hrefs = [b.href for b in scene.bands] + ([scene.mask.href] if scene.mask else [])
+        for href in hrefs:
+            path = href.split("?", 1)[0]
+            for prefix in ("vrt://",):
+                path = path.removeprefix(prefix)
+            if path.startswith("/vsizip/"):
+                path = path.removeprefix("/vsizip/").split(".zip", 1)[0] + ".zip"
+            if Path(path).is_file():
+                files.add(Path(path).resolve())
+    return sorted(files)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "gdal": rasterio.__gdal_version__}
+    for name in ("minewatch", "numpy", "xarray", "dask", "rasterio", "rioxarray", "geopandas",
+                 "shapely", "pyogrio", "scikit-image", "scipy", "odc-stac", "odc-geo",
+                 "pandas", "scikit-learn"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            out[name] = "not installed"
+    return out
+
+
+def _empty_like(frame: gpd.GeoDataFrame | None, crs: Any, columns: Sequence[str]
+                ) -> gpd.GeoDataFrame:
+    if frame is not None:
+        return frame.iloc[0:0]
+    return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns},
+                            geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+
+
+# --------------------------------------------------------------------------------------------
+# per-date detection, cached
+# --------------------------------------------------------------------------------------------
+
+def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
+                  progress: bool) -> tuple[list[gpd.GeoDataFrame], list[gpd.GeoDataFrame],
+                                           np.ndarray, list[str]]:
+    """Pools, clearings and valid masks per date; reuses ``cache`` entries with the same key."""
+    from minewatch.detect import detect_clearings, detect_pools
+
+    times = [pd.Timestamp(t) for t in stack["time"].values]
+    ids = [str(v) for v in stack["scene_id"].values]
+    grid = [str(stack.rio.crs), list(stack.rio.transform())[:6], stack.sizes["y"],
+            stack.sizes["x"]]
+    config = cfg.to_dict()
+    pools_out, clear_out, valid_out, done = [], [], [], []
+    # Clearings use earlier dates (baseline) and later ones (regrowth of swidden), so their
+    # key holds every date; pools and valid masks depend on their own date only.
+    all_key = _key(_CACHE_VERSION, "clearings", config, grid, list(zip(map(_day, times), ids,
+                                                                        strict=True)))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(times), desc="detect", unit="date")
+    for t, (when, sid) in enumerate(zip(times, ids, strict=True)):
+        day = _day(when)
+        pool_key = _key(_CACHE_VERSION, "pools", config, grid, day, sid)[:16]
+        folder = cache / day if cache is not None else None
+        pools_file = folder / f"pools-{pool_key}.parquet" if folder else None
+        valid_file = folder / f"valid-{pool_key}.tif" if folder else None
+        clear_file = folder / f"clearings-{all_key[:16]}.parquet" if folder else None
+
+        scene = None
+        if pools_file is not None and pools_file.exists() and valid_file.exists():
+            pools = gpd.read_parquet(pools_file)
+            valid = _read_bool_tif(valid_file)
+        else:
+            scene = stack.isel(time=t).compute()
+            valid = scene.notnull().all("band").values
+            pools = detect_pools(scene, cfg)
+            if folder is not None:
+                from minewatch.io.write import atomic_path
+
+                _write_bool_tif(valid, scene, valid_file)
+                with atomic_path(pools_file) as tmp:
+                    pools.to_parquet(tmp)
+            done.append(day)
+        if clear_file is not None and clear_file.exists():
+            clearings = gpd.read_parquet(clear_file)
+        else:
+            if t == 0:
+                clearings = None
+            else:
+                clearings = detect_clearings(stack, cfg.clearings, date=t, pools=pools)
+            if clearings is not None and folder is not None:
+                from minewatch.io.write import atomic_path
+
+                with atomic_path(clear_file) as tmp:
+                    clearings.to_parquet(tmp)
+        pools = pools.assign(date=when.normalize())
+        pools_out.append(pools)
+        if clearings is not None:
+            clear_out.append(clearings.assign(date=when.normalize()))
+        valid_out.append(valid)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return pools_out, clear_out, np.stack(valid_out), done
+
+
+# --------------------------------------------------------------------------------------------
+# analyze
+# --------------------------------------------------------------------------------------------
+
+def analyze(
+    archive: PathLike_ | gpd.GeoDataFrame,
+    aoi: Any = None,
+    out_dir: PathLike_ | None = None,
+    config: DetectionConfig | Mapping[str, Any] | PathLike_ | None = None,
+    regions: gpd.GeoDataFrame | PathLike_ | None = None,
+    *,
+    sensor: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    chunks: int = 2048,
+) -> Analysis:
+    """Run the whole analysis of an archive and write the output layout.
+
+    ingest (:func:`~minewatch.scan_archive`, :func:`~minewatch.load_stack`) → pools and
+    clearings per date (:func:`~minewatch.detect_pools`, :func:`~minewatch.detect_clearings`)
+    → sites tracked over the dates (:func:`~minewatch.track_sites`) → change maps
+    (:func:`~minewatch.change_map`) → time series (:func:`~minewatch.site_timeseries`).
+
+    Parameters
+    ----------
+    archive
+        A folder of scenes, a STAC catalog / ItemCollection file, or the table returned by
+        :func:`~minewatch.scan_archive`.
+    aoi
+        Area of interest (vector file, GeoDataFrame, or lon/lat shapely geometry). ``None``:
+        the union of the analysed scenes' footprints.
+    out_dir
+        Where to write the layout; ``None`` keeps everything in memory.
+    config
+        :class:`~minewatch.DetectionConfig`, a dict of settings, or a TOML file; default: the
+        preset of the analysed sensor.
+    regions
+        Polygons (any file GeoPandas reads, any CRS) to count per region, e.g. townships.
+    sensor
+        Which sensor to analyse when the archive holds several (one grid, one radiometry);
+        default: the one with the most dates. The other sensors' scenes are listed in
+        ``scenes.csv`` as skipped, with the reason.
+    workers, scheduler
+        Run on a ``dask.distributed.LocalCluster`` of ``workers`` processes, or on an existing
+        cluster at ``scheduler`` (``"tcp://host:8786"``); default: dask's local threads.
+    overwrite
+        Replace an existing, non-empty ``out_dir`` that is not a minewatch output folder.
+    progress
+        Show progress bars.
+    chunks
+        Dask chunk size (pixels) of the reflectance stack.
+
+    Returns
+    -------
+    Analysis
+
+    Raises
+    ------
+    EmptyArchiveError
+        No usable scene (the message lists what was skipped).
+    InputError
+        Duplicate scenes, unknown ``sensor``, an ``out_dir`` that holds other files.
+
+    Examples
+    --------
+    >>> import minewatch, tempfile
+    >>> result = minewatch.analyze("sample_tiles", out_dir=tempfile.mkdtemp(),
+    ...                            sensor="sentinel2")  # doctest: +SKIP
+    >>> result.timeseries[["date", "sites", "pools"]]  # doctest: +SKIP
+    """
+    from minewatch.io import load_stack, scan_archive
+
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        _prepare_out_dir(out, overwrite)
+
+    # ---------------------------------------------------------------- ingest
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MinewatchWarning)
+        if isinstance(archive, gpd.GeoDataFrame):
+            scenes = archive
+            archive_path = None
+        else:
+            archive_path = Path(archive)
+            scenes = scan_archive(archive_path)
+    scan_skipped = list(scenes.attrs.get("skipped", []))
+    if scenes.empty:
+        raise EmptyArchiveError(f"No usable scene in {archive}.")
+    _check_duplicates(scenes)
+    chosen = _select_sensor(scenes, sensor)
+    used = scenes[scenes["sensor"] == chosen].sort_values("date", kind="stable")
+    cfg = _resolve_config(config, chosen)
+    with warnings.catch_warnings(record=True) as caught_stack:
+        warnings.simplefilter("always", MinewatchWarning)
+        stack = load_stack(used, aoi, chunks=chunks)
+    empty_ids = {sid for msg in caught_stack if issubclass(msg.category, EmptySceneWarning)
+                 for sid in used["scene_id"] if sid in str(msg.message)}
+    outside_ids = {sid for msg in caught_stack if "do not overlap the AOI" in str(msg.message)
+                   for sid in used["scene_id"] if sid in str(msg.message)}
+    for msg in [*caught, *caught_stack]:
+        if not issubclass(msg.category, EmptySceneWarning | MinewatchWarning):
+            warnings.warn_explicit(msg.message, msg.category, msg.filename, msg.lineno)
+    table = _scene_table(scenes, chosen, set(map(str, stack["scene_id"].values)), empty_ids,
+                         outside_ids, scan_skipped)
+    if stack.sizes["time"] == 0:
+        raise EmptyArchiveError(f"Every {chosen} scene of {archive} is empty over the AOI "
+                                "(all clouded or no data).")
+    timings["ingest_s"] = time.perf_counter() - t0
+
+    with _dask_client(workers, scheduler):
+        # ------------------------------------------------------------ detect
+        t0 = time.perf_counter()
+        cache = out / "cache" if out is not None else None
+        pools_list, clear_list, valid_np, computed = _detect_dates(stack, cfg, cache, progress)
+        timings["detect_s"] = time.perf_counter() - t0
+        times = stack["time"].values.astype("datetime64[ns]")
+        days = pd.DatetimeIndex(times).normalize()
+        valid = xr.DataArray(valid_np, dims=("time", "y", "x"),
+                             coords={"time": days, "y": stack["y"].values,
+                                     "x": stack["x"].values}, name="valid")
+        valid = valid.rio.write_crs(stack.rio.crs).rio.write_transform(stack.rio.transform())
+        crs = stack.rio.crs
+        pools = pd.concat(pools_list, ignore_index=True) if pools_list else None
+        pools = gpd.GeoDataFrame(pools, geometry="geometry", crs=crs)
+        if clear_list:
+            clearings = gpd.GeoDataFrame(pd.concat(clear_list, ignore_index=True),
+                                         geometry="geometry", crs=crs)
+        else:
+            clearings = _empty_like(None, crs, ["date", "area_m2", "kind"])
+            clearings["date"] = pd.Series(dtype="datetime64[ns]")
+        notes.append(f"{len(computed)} of {len(days)} dates detected in this run"
+                     + (f" ({len(days) - len(computed)} from the cache)"
+                        if len(computed) < len(days) else "") + ".")
+
+        # ------------------------------------------------------------ sites
+        from minewatch.sites import track_sites
+
+        t0 = time.perf_counter()
+        tracks = track_sites(pools, clearings, valid=valid, config=_site_config(cfg),
+                             regions=regions, dates=list(days))
+        timings["sites_s"] = time.perf_counter() - t0
+
+        # ------------------------------------------------------------ time series
+        from minewatch.timeseries import site_timeseries
+
+        t0 = time.perf_counter()
+        series = site_timeseries(tracks, valid=valid, regions=regions)
+        timings["timeseries_s"] = time.perf_counter() - t0
+
+    result_files: list[Path] = []
+    if out is not None:
+        t0 = time.perf_counter()
+        result_files += _write_layout(out, tracks, series, table, valid, stack, notes)
+        timings["write_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - started
+    if len(days) < 2:
+        notes.append(f"Only one date ({_day(days[0])}): sites and counts, but no change map "
+                     "(it needs two dates).")
+    if out is not None:
+        result_files.append(_write_manifest(out, archive_path, aoi, used, table, cfg, stack,
+                                            timings, result_files, notes))
+    return Analysis(scenes=table, pools=tracks.pools, clearings=tracks.clearings,
+                    sites=tracks.sites, history=tracks.history, events=tracks.events,
+                    timeseries=series, valid=valid, config=cfg, out_dir=out,
+                    files=tuple(result_files), notes=tuple(notes))
+
+
+def _prepare_out_dir(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError(f"out_dir {out} exists and is not a folder.")
+    if out.is_dir() and any(out.iterdir()):
+        ours = (out / "manifest.json").exists() or (out / "cache").is_dir()
+        if not ours and not overwrite:
+            raise InputError(f"out_dir {out} is not empty and holds no minewatch output; pick "
+                             "an empty folder or pass overwrite=True (--overwrite).")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _scene_table(scenes: gpd.GeoDataFrame, chosen: str, used_ids: set[str], empty: set[str],
+                 outside: set[str], scan_skipped: list[tuple[str, str]]) -> pd.DataFrame:
+    rows = []
+    for _, s in scenes.iterrows():
+        sid = str(s["scene_id"])
+        if s["sensor"] != chosen:
+            status, reason = "skipped", (f"sensor {s['sensor']} not analysed (this run: "
+                                         f"{chosen}; pass sensor={s['sensor']!r})")
+        elif sid in outside:
+            status, reason = "skipped", "does not overlap the AOI"
+        elif sid in empty:
+            status, reason = "skipped", "no valid pixel over the AOI (all clouded or no data)"
+        elif any(sid in u.split(",") for u in used_ids):
+            status, reason = "used", ""
+        else:
+            status, reason = "skipped", "not loaded"
+        rows.append({"scene_id": sid, "date": pd.Timestamp(s["date"]), "sensor": s["sensor"],
+                     "resolution_m": s["resolution_m"], "cloud_fraction": s["cloud_fraction"],
+                     "nodata_fraction": s["nodata_fraction"], "status": status,
+                     "reason": reason, "paths": s["paths"]})
+    for path, why in scan_skipped:
+        rows.append({"scene_id": Path(str(path)).name, "date": pd.NaT, "sensor": "",
+                     "resolution_m": np.nan, "cloud_fraction": np.nan,
+                     "nodata_fraction": np.nan, "status": "skipped",
+                     "reason": f"unreadable: {why}", "paths": str(path)})
+    table = pd.DataFrame(rows)
+    table["date"] = pd.to_datetime(table["date"])
+    return table.sort_values(["date", "scene_id"], na_position="last", kind="stable"
+                             ).reset_index(drop=True)
+
+
+def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFrame,
+                  valid: xr.DataArray, stack: xr.DataArray, notes: list[str]) -> list[Path]:
+    from minewatch.change import change_map, write_change
+
+    files: list[Path] = []
+    scenes_out = table.copy()
+    scenes_out["date"] = scenes_out["date"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    files.append(_write_csv(scenes_out, out / "scenes.csv"))
+    files.append(_write_gpkg(tracks.pools, out / "pools.gpkg", "pools"))
+    files.append(_write_gpkg(tracks.clearings, out / "clearings.gpkg", "clearings"))
+    files.append(_write_gpkg(tracks.sites, out / "sites.gpkg", "sites"))
+    files.append(_write_csv(tracks.history, out / "site_history.csv"))
+    files.append(_write_csv(tracks.events, out / "events.csv"))
+    files.append(_write_csv(series, out / "timeseries.csv"))
+    days = [pd.Timestamp(t) for t in valid["time"].values]
+    for t in sorted({0, len(days) - 1}):
+        scene = stack.isel(time=t).compute()
+        files.append(_write_rgb(scene, out / "imagery" / f"{_day(days[t])}_rgb.tif"))
+    if len(days) >= 2:
+        pairs = [(days[0], days[-1]), *itertools.pairwise(days)]
+        for before, after in dict.fromkeys(pairs):
+            change = change_map(tracks.pools, tracks.clearings, valid, before, after)
+            tif, gpkg = write_change(change, out / "change" / f"{_day(before)}_{_day(after)}.tif")
+            files += [tif, gpkg]
+            areas = tif.with_name(tif.stem + "_areas.csv")
+            if areas.exists():
+                files.append(areas)
+    return files
+
+
+def _write_manifest(out: Path, archive: Path | None, aoi: Any, used: gpd.GeoDataFrame,
+                    table: pd.DataFrame, cfg: DetectionConfig, stack: xr.DataArray,
+                    timings: dict[str, float], files: list[Path], notes: list[str]) -> Path:
+    from minewatch import __version__
+    from minewatch.io.write import atomic_path
+
+    inputs = []
+    base = archive.resolve() if archive is not None else None
+    for path in _scene_files(used):
+        rel = os.path.relpath(path, base) if base is not None else str(path)
+        inputs.append({"path": rel, "sha256": _sha256(path), "bytes": path.stat().st_size})
+    aoi_entry: Any = None
+    if isinstance(aoi, str | PathLike) and Path(aoi).is_file():
+        aoi_entry = {"path": str(Path(aoi).resolve()), "sha256": _sha256(Path(aoi))}
+    elif aoi is not None:
+        aoi_entry = getattr(aoi, "wkt", None) or type(aoi).__name__
+    outputs = []
+    for path in sorted(set(files)):
+        outputs.append({"path": str(path.relative_to(out)), "sha256": _sha256(path),
+                        "bytes": path.stat().st_size})
+    manifest = {
+        "minewatch_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "archive": str(base) if base is not None else None,
+        "aoi": aoi_entry,
+        "sensor": str(used["sensor"].iloc[0]),
+        "resolution_m": float(abs(stack.rio.resolution()[0])),
+        "crs": str(stack.rio.crs),
+        "grid": {"width": int(stack.sizes["x"]), "height": int(stack.sizes["y"]),
+                 "transform": list(stack.rio.transform())[:6]},
+        "dates": [_day(t) for t in stack["time"].values],
+        "scenes": {"used": int((table["status"] == "used").sum()),
+                   "skipped": int((table["status"] == "skipped").sum())},
+        "inputs": inputs,
+        "config": cfg.to_dict(),
+        "site_config": _to_plain(_site_config(cfg)),
+        "versions": _versions(),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "notes": notes,
+        "outputs": outputs,
+    }
+    path = out / "manifest.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    return path
+
+
+def _to_plain(obj: Any) -> Any:
+    from minewatch.config._base import to_mapping
+
+    return to_mapping(obj)
+
+
+# --------------------------------------------------------------------------------------------
+# verify
+# --------------------------------------------------------------------------------------------
+
+def verify(out_dir: PathLike_, archive: PathLike_ | None = None) -> list[str]:
+    """Re-check an output folder against its ``manifest.json``.
+
+    Every input file listed is hashed again and compared with its recorded sha256, and so is
+    every output file, so a published number can be traced to unchanged scenes and settings.
+
+    Parameters
+    ----------
+    out_dir
+        A folder written by :func:`analyze`.
+    archive
+        Where the inputs are now, when the archive moved (default: the path in the manifest).
+
+    Returns
+    -------
+    list of str
+        One line per problem (missing or changed file); empty when everything matches.
+
+    Raises
+    ------
+    InputError
+        ``out_dir`` has no readable ``manifest.json``.
+
+    Examples
+    --------
+    >>> import minewatch
+    >>> minewatch.verify("out")  # doctest: +SKIP
+    []
+    """
+    folder = Path(out_dir)
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise InputError(f"{path}: no manifest.json; is {folder} a minewatch output folder?"
+                         ) from err
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: not a readable manifest ({err}).") from err
+    base = Path(archive) if archive is not None else Path(manifest.get("archive") or ".")
+    problems = []
+    for kind, root, entries in (("input", base, manifest.get("inputs", [])),
+                                ("output", folder, manifest.get("outputs", []))):
+        for entry in entries:
+            target = root / entry["path"]
+            if not target.is_file():
+                problems.append(f"{kind} missing: {target}")
+            elif _sha256(target) != entry["sha256"]:
+                problems.append(f"{kind} changed: {target} (sha256 differs from the manifest)")
+    return problems
