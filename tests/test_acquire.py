@@ -220,3 +220,34 @@ def test_fetch_argument_errors(served, tmp_path):
         fetch([], served.aoi, tmp_path, workers=0)
     with pytest.raises(InputError, match="pystac Items"):
         fetch(["S2A_x"], served.aoi, tmp_path)
+
+
+def test_landsat_items_are_fetched_into_a_file_open_tile_reads(tmp_path):
+    """Landsat C2 L2 (local file hrefs: fetch reads any GDAL path, not only URLs)."""
+    from minewatch.io.stac import scene_to_item
+    from minewatch.io.tiles import discover_scenes
+    from minewatch.synth import make_archive
+
+    make_archive(tmp_path / "src", seed=2, shape=(300, 300), resolution_m=30.0,
+                 layout="landsat", dates=("2022-02-01",))
+    (scene,), _ = discover_scenes(tmp_path / "src")
+    item = scene_to_item(scene)
+    assert item.properties["constellation"] == "landsat"
+    source = minewatch.open_tile(list(scene.paths))
+    x0, y0 = float(source.x[100]), float(source.y[60])  # pixel centres
+    aoi = gpd_box(x0 - 15, y0 - 30 * 80 + 15, x0 + 30 * 50 - 15, y0 + 15)
+    result = fetch([item], aoi, tmp_path / "out", progress=False)
+    assert result.ok, result.failed
+    with rasterio.open(result.fetched[0]) as src:
+        assert src.descriptions[0] == "QA_PIXEL" and "SR_B5" in src.descriptions
+        assert (src.width, src.height) == (50, 80)
+    tile = minewatch.open_tile(result.fetched[0])
+    assert tile.attrs["sensor"] == "landsat" and tile.attrs["mask_kind"] == "qa_pixel"
+    window = source.isel(x=slice(100, 150), y=slice(60, 140)).sel(band=tile["band"].values)
+    np.testing.assert_array_equal(tile.values, window.values)
+
+
+def gpd_box(*bounds):
+    import geopandas as gpd
+
+    return gpd.GeoSeries([box(*bounds)], crs="EPSG:32647")

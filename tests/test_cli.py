@@ -280,3 +280,15 @@ def test_run_on_the_fetched_archive(served, fetched, tmp_path):
     assert manifest["scenes"]["used"] == len(SERVED)
     assert manifest["sensor"] == "sentinel2"
     assert minewatch("verify", out).returncode == 0
+
+
+def test_the_batch_example_runs_against_the_local_servers(served, tmp_path):
+    example = ROOT / "examples" / "search_fetch_analyze.py"
+    proc = subprocess.run(
+        [sys.executable, str(example), "--api", served.api, "--aoi", str(served.aoi),
+         "--start", "2020-01-01", "--end", "2024-12-31", "--max-cloud", "100",
+         "--archive", str(tmp_path / "archive"), "--out", str(tmp_path / "results")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "3 scenes found, 3 fetched" in proc.stdout
+    _check_layout(tmp_path / "results")
