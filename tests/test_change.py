@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dask
 import dask.array as da
 import geopandas as gpd
@@ -11,6 +13,7 @@ import pyogrio
 import pytest
 import rasterio
 import xarray as xr
+from rasterio.errors import NotGeoreferencedWarning
 from shapely.geometry import box
 
 from minewatch.change import (
@@ -167,6 +170,21 @@ def test_dask_valid_gives_the_same_map_lazily(scene):
     np.testing.assert_array_equal(change.values, expected_classes())
     areas = change_areas(change)
     assert areas["pixels"].sum() == 400
+
+
+def test_dask_threads_give_the_numpy_map(scene):
+    pools, clearings = scene
+    many = pd.concat([pools] + [pools.translate(xoff=float(dx), yoff=float(-dy)).to_frame(
+        "geometry").assign(date=pools["date"].values) for dx in range(0, 150, 30)
+        for dy in range(0, 150, 30)], ignore_index=True)
+    many = gpd.GeoDataFrame(many, geometry="geometry", crs=UTM)
+    valid = make_valid(shape=(200, 200), chunks={"y": 16, "x": 16})
+    expected = change_map(many, clearings, valid.compute(), B, A).values
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NotGeoreferencedWarning)
+        with dask.config.set(scheduler="threads", num_workers=4):
+            found = change_map(many, clearings, valid, B, A).values
+    np.testing.assert_array_equal(found, expected)
 
 
 def test_first_date_without_clearings_uses_first_seen():

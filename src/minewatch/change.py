@@ -34,6 +34,7 @@ table, GeoPackage, CSV) atomically.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
@@ -91,6 +92,7 @@ CHANGE_COLORS: dict[int, tuple[int, int, int, int]] = {
 MINING_KINDS: tuple[str, ...] = POOL_CLEARING_KINDS
 
 _NODATA = 0
+_RASTERIZE_LOCK = threading.Lock()
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,7 +261,7 @@ def _layer(frame: gpd.GeoDataFrame, transform: Affine, shape: tuple[int, int]) -
         if _covers_a_centre(g, transform, inv):
             continue
         p = shapely.point_on_surface(g)
-        c, r = inv * (p.x, p.y)
+        c, r = inv @ (p.x, p.y)
         r, c = math.floor(r), math.floor(c)
         if 0 <= r < shape[0] and 0 <= c < shape[1]:
             rows.append(r)
@@ -271,8 +273,8 @@ def _layer(frame: gpd.GeoDataFrame, transform: Affine, shape: tuple[int, int]) -
 def _covers_a_centre(geom: Any, transform: Affine, inv: Affine) -> bool:
     """True when ``geom`` holds at least one pixel centre (so ``rasterize`` burns it)."""
     xmin, ymin, xmax, ymax = geom.bounds
-    c0, r0 = inv * (xmin, ymax)
-    c1, r1 = inv * (xmax, ymin)
+    c0, r0 = inv @ (xmin, ymax)
+    c1, r1 = inv @ (xmax, ymin)
     cs = np.arange(math.ceil(min(c0, c1) - 0.5), math.floor(max(c0, c1) - 0.5) + 1)
     rs = np.arange(math.ceil(min(r0, r1) - 0.5), math.floor(max(r0, r1) - 0.5) + 1)
     if len(cs) == 0 or len(rs) == 0:
@@ -287,13 +289,16 @@ def _burn(layer: _Layer, shape: tuple[int, int], transform: Affine, r0: int, c0:
           ) -> np.ndarray:
     """Bool (shape) mask of ``layer`` in the block at row ``r0``, column ``c0``."""
     out = np.zeros(shape, np.uint8)
-    tf = transform * Affine.translation(c0, r0)
+    tf = transform @ Affine.translation(c0, r0)
     if len(layer.geoms):
         block = shapely.box(*_grid_bounds(shape, tf))
         hit = layer.tree.query(block, predicate="intersects")
         if len(hit):
-            features.rasterize(((g, 1) for g in layer.geoms[hit]), out=out, transform=tf,
-                               all_touched=False)
+            # one burn at a time: rasterio's in-memory datasets race between threads (dask
+            # blocks), with NotGeoreferencedWarning; burning is a small share of the time
+            with _RASTERIZE_LOCK:
+                features.rasterize(((g, 1) for g in layer.geoms[hit]), out=out, transform=tf,
+                                   all_touched=False)
     inside = ((layer.rows >= r0) & (layer.rows < r0 + shape[0])
               & (layer.cols >= c0) & (layer.cols < c0 + shape[1]))
     out[layer.rows[inside] - r0, layer.cols[inside] - c0] = 1
