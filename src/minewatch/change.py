@@ -26,6 +26,13 @@ that covers no pixel centre at all would vanish, so it burns the one pixel holdi
 representative point (:func:`shapely.point_on_surface`) instead. Detected pools are pixel
 outlines and are burnt back exactly; hand-drawn or sub-pixel ones count as one pixel each.
 
+The first date of a stack has no clearings (``detect_clearings`` needs earlier dates); pass
+``first_seen=first_bare_date(stack)`` to :func:`change_map` so the land already cleared then is
+known per pixel (see its Notes).
+
+``valid`` may be dask-backed: the map is then built lazily, block by block on ``valid``'s
+chunks, each block burning only the polygons that touch it.
+
 :func:`change_polygons` and :func:`change_areas` turn a change map into polygons and a table
 of area per class, :func:`write_change` writes all three (Cloud-Optimized GeoTIFF with a colour
 table, GeoPackage, CSV) atomically.
@@ -625,7 +632,8 @@ def write_change(change: xr.DataArray, path: str | PathLike[str]) -> tuple[Path,
     target = Path(path)
     gpkg = target.with_suffix(".gpkg")
     csv = target.with_name(f"{target.stem}_areas.csv")
-    values = np.asarray(change.values).astype(np.uint8)
+    values = np.asarray(change.values).astype(np.uint8)  # computed once (dask)
+    change = change.copy(data=values)
     transform = change.rio.transform()
     tags = {"before": str(change.attrs.get("before", "")),
             "after": str(change.attrs.get("after", "")),
