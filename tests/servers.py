@@ -410,6 +410,6 @@ def serve_archive(workdir: Path) -> Iterator[Served]:
                 by_date[src.tags()["ACQUISITION_DATE"][:10]] = scene
         items = [s2_item(by_date[day], root, files.url, item_id=by_date[day].name,
                          cloud_cover=cloud) for day, cloud in SERVED.items()]
-        items_file = write_items(items, workdir / "items.json")
+        items_file = write_items(items, workdir / "stac_api_items.json")
         with stac_api(items_file) as api:
             yield Served(api, files, root, items, aoi, bounds)

@@ -283,7 +283,7 @@ def search(aoi: str, api: str, collection: str, start: str | None, end: str | No
     """Search a STAC API for the scenes over an area and period.
 
     Prints one line per scene (id, date, cloud cover, platform); with -o, saves them as a
-    STAC ItemCollection that 'minewatch fetch --items' reads.
+    STAC ItemCollection that 'minewatch fetch --items' reads. --start and --end are required.
 
     \b
     Example:
@@ -319,9 +319,9 @@ def search(aoi: str, api: str, collection: str, start: str | None, end: str | No
 @click.option("--bands", metavar="LIST",
               help="Comma-separated band roles or names (default: blue,green,red,nir,swir1,"
                    "swir2); the cloud mask is always added.")
-@click.option("--workers", type=click.IntRange(1), default=4, show_default=True,
+@click.option("--workers", type=click.IntRange(1), default=4, show_default=True, metavar="N",
               help="Scenes downloaded at once.")
-@click.option("--retries", type=click.IntRange(0), default=3, show_default=True,
+@click.option("--retries", type=click.IntRange(0), default=3, show_default=True, metavar="N",
               help="Retries of a failed read (back-off 0.5, 1, 2... s).")
 @_verbosity
 def fetch(out_dir: Path, aoi: str, items_file: Path | None, api: str, collection: str,
@@ -358,7 +358,7 @@ def fetch(out_dir: Path, aoi: str, items_file: Path | None, api: str, collection
         click.echo(f"minewatch: failed: {failure.item_id}{where}: {_one_line(failure.reason)}",
                    err=True)
     if result.catalog is not None:
-        _say(f"archive: {out_dir}  catalog: {result.catalog}")
+        _say(f"archive: {out_dir}  catalog: {out_dir / result.catalog.name}")
     if result.failed and not result.paths:
         raise CommandError(f"{out_dir}: no scene could be fetched "
                            f"({len(result.failed)} failed, see above).")
@@ -434,7 +434,8 @@ def scan(archive: Path, sensor: str | None, output: Path | None, overwrite: bool
 @click.option("--regions", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Polygons (vector file) to count sites and areas per region.")
 @click.option("--sensor", metavar="NAME",
-              help="Analyse only this sensor's scenes (sentinel2, landsat, planetscope...).")
+              help="Analyse this sensor's scenes (sentinel2, landsat, planetscope...); "
+                   "default: the sensor with the most dates.")
 @click.option("--workers", type=click.IntRange(1), metavar="N",
               help="Local dask workers (default: all cores).")
 @click.option("--scheduler", metavar="ADDRESS",
@@ -593,11 +594,13 @@ def demo(archive: Path, out_dir: Path, overwrite: bool) -> None:
 @click.option("--resolution", type=float, default=10.0, show_default=True, help="Pixel size, m.")
 @click.option("--size", type=(int, int), default=(400, 400), show_default=True,
               metavar="ROWS COLS", help="Scene size in pixels.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, metavar="N",
+              help="Random seed (same seed, same files).")
 @click.option("--dates", metavar="LIST", help="Comma-separated YYYY-MM-DD dates.")
 @click.option("--lonlat", type=(float, float), default=(98.33, 25.72), show_default=True,
-              metavar="LON LAT", help="Upper-left corner.")
-@click.option("--crs", default="EPSG:32647", show_default=True)
+              metavar="LON LAT", help="Where the generated ground lies (degrees).")
+@click.option("--crs", default="EPSG:32647", show_default=True, metavar="CRS",
+              help="CRS of the files (a UTM zone).")
 @click.option("--overwrite", is_flag=True, help="Write into a folder that holds files.")
 @_verbosity
 def synth(out_dir: Path | None, sample_archive: Path | None, layout: str, resolution: float,
