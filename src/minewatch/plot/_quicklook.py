@@ -1,5 +1,5 @@
-"""Figures. For now: quick-looks of one date (true colour, NDVI). Functions take ``ax=None``
-and return the Axes; extents are in the data's CRS units (m for UTM)."""
+"""Quick-looks of one date (true colour, NDVI). Functions take ``ax=None`` and return the Axes;
+extents are in the data's CRS units (m for UTM)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,822 @@
+"""Publication maps: site map, before/after with change map, overview by first-seen year.
+
+Every map is drawn in a projected CRS (the sites' UTM zone; a geographic input is moved to its
+UTM zone) with equal aspect, and carries a scale bar, a north arrow (true north), a lon/lat
+graticule, a legend, a title with the dates, the data-credit line and, optionally, an inset
+locator of the area within Myanmar and its neighbours.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.patheffects import withStroke
+from pyproj import CRS
+
+from minewatch.errors import InputError, MissingCRSError
+from minewatch.plot._furniture import (
+    NATURAL_EARTH_CREDIT,
+    add_credit,
+    add_graticule,
+    add_inset_locator,
+    add_north_arrow,
+    add_scale_bar,
+)
+from minewatch.plot._labels import label_sites
+from minewatch.plot._style import (
+    CHANGE_STYLE,
+    CLEARING,
+    MM,
+    POOL_EDGE,
+    POOL_FACE,
+    SITE,
+    SITE_HALO,
+    SMALL_PT,
+    TEXT_PT,
+    TITLE_PT,
+    _date_in,
+    data_credit,
+    year_colours,
+)
+
+__all__ = ["plot_before_after", "plot_overview", "plot_site_map"]
+
+Raster = str | PathLike[str] | xr.DataArray
+Bounds = tuple[float, float, float, float]  # left, bottom, right, top (map CRS units)
+
+_MAX_PX = 2200  # enough for 183 mm at 300 dpi
+
+
+# ---------------------------------------------------------------------------- inputs
+def _frame(frame: gpd.GeoDataFrame | None, name: str) -> gpd.GeoDataFrame | None:
+    if frame is None:
+        return None
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(f"{name} must be a GeoDataFrame (got {type(frame).__name__}); read "
+                         f"a layer with geopandas.read_file")
+    if frame.crs is None and len(frame):
+        raise MissingCRSError(f"{name} has no CRS; set it with {name}.set_crs(...)")
+    frame = frame[~(frame.geometry.is_empty | frame.geometry.isna())]
+    if "date" in frame.columns:
+        frame = frame.assign(date=pd.to_datetime(frame["date"]).dt.normalize())
+    for column in ("first_seen", "last_seen"):
+        if column in frame.columns:
+            frame = frame.assign(**{column: pd.to_datetime(frame[column])})
+    return frame
+
+
+def _raster_crs(source: Raster | None) -> CRS | None:
+    if source is None:
+        return None
+    if isinstance(source, xr.DataArray):
+        crs = source.rio.crs
+    else:
+        import rasterio
+
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"{path}: no such raster (background/change map)")
+        with rasterio.open(path) as src:
+            crs = src.crs
+    if crs is None:
+        raise MissingCRSError(f"{source if not isinstance(source, xr.DataArray) else 'raster'} "
+                              "has no CRS; write one with rio.write_crs()")
+    return CRS.from_user_input(crs)
+
+
+def _map_crs(frames: Sequence[gpd.GeoDataFrame | None], rasters: Sequence[Raster | None]
+             ) -> CRS | None:
+    """The projected CRS of the map: the first raster's, else the frames', else their UTM."""
+    for raster in rasters:
+        crs = _raster_crs(raster)
+        if crs is not None and crs.is_projected:
+            return crs
+    for frame in frames:
+        if frame is not None and frame.crs is not None:
+            crs = CRS.from_user_input(frame.crs)
+            if crs.is_projected:
+                return crs
+            if len(frame):
+                return CRS.from_user_input(frame.estimate_utm_crs())
+    for raster in rasters:
+        crs = _raster_crs(raster)
+        if crs is not None:  # geographic raster, no frames: its UTM zone
+            return _utm_of_raster(raster, crs)
+    return None
+
+
+def _utm_of_raster(raster: Raster, crs: CRS) -> CRS:
+    import rasterio
+    from shapely import box
+
+    if isinstance(raster, xr.DataArray):
+        bounds = raster.rio.bounds()
+    else:
+        with rasterio.open(raster) as src:
+            bounds = tuple(src.bounds)
+    return CRS.from_user_input(gpd.GeoSeries([box(*bounds)], crs=crs).estimate_utm_crs())
+
+
+def _read_raster(source: Raster, crs: CRS, bounds: Bounds | None, *, nearest: bool = False
+                 ) -> tuple[np.ma.MaskedArray, Bounds, list[str]]:
+    """(bands, y, x) masked values of ``source`` on the map CRS, within ``bounds``, decimated to
+    at most ``_MAX_PX`` a side; its bounds; its band names."""
+    if isinstance(source, xr.DataArray):
+        return _read_dataarray(source, crs, bounds, nearest)
+    import rasterio
+    from rasterio import windows
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    resampling = Resampling.nearest if nearest else Resampling.bilinear
+    with rasterio.open(source) as src:
+        same = CRS.from_user_input(src.crs) == crs
+        dataset = src if same else WarpedVRT(src, crs=crs, resampling=resampling)
+        try:
+            full = windows.Window(0, 0, dataset.width, dataset.height)
+            window = full
+            if bounds is not None:
+                window = windows.from_bounds(*bounds, transform=dataset.transform)
+                window = window.round_offsets().round_lengths()
+                try:
+                    window = window.intersection(full)
+                except Exception as err:  # WindowError: no overlap
+                    raise InputError(f"{source}: does not overlap the map area {bounds}"
+                                     ) from err
+            scale = max(window.width, window.height) / _MAX_PX
+            shape = (dataset.count, max(1, round(window.height / max(scale, 1))),
+                     max(1, round(window.width / max(scale, 1))))
+            data = dataset.read(window=window, out_shape=shape, masked=True,
+                                resampling=resampling)
+            left, bottom, right, top = windows.bounds(window, dataset.transform)
+            names = [d or "" for d in dataset.descriptions]
+        finally:
+            if not same:
+                dataset.close()
+    return data, (left, bottom, right, top), names
+
+
+def _read_dataarray(da: xr.DataArray, crs: CRS, bounds: Bounds | None, nearest: bool
+                    ) -> tuple[np.ma.MaskedArray, Bounds, list[str]]:
+    from rasterio.enums import Resampling
+
+    if "time" in da.dims:
+        if da.sizes["time"] != 1:
+            raise InputError("a map background must be one date; select one with .isel(time=i)")
+        da = da.isel(time=0)
+    if da.rio.crs is None:
+        raise MissingCRSError("raster DataArray has no CRS; write one with rio.write_crs()")
+    if CRS.from_user_input(da.rio.crs) != crs:
+        da = da.rio.reproject(crs, resampling=Resampling.nearest if nearest
+                              else Resampling.bilinear)
+    if bounds is not None:
+        da = da.rio.clip_box(*bounds)
+    step = max(1, math.ceil(max(da.sizes["x"], da.sizes["y"]) / _MAX_PX))
+    if step > 1:
+        da = da.isel(x=slice(None, None, step), y=slice(None, None, step))
+    values = np.asarray(da.values)
+    if values.ndim == 2:
+        values = values[np.newaxis]
+    names = [str(b) for b in da["band"].values] if "band" in da.dims else [""]
+    mask = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)
+    nodata = da.rio.nodata
+    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+        mask |= values == nodata
+    left, bottom, right, top = da.rio.bounds()
+    return np.ma.masked_array(values, mask), (left, bottom, right, top), names
+
+
+def _background_image(source: Raster, crs: CRS, bounds: Bounds | None, kind: str
+                      ) -> tuple[np.ndarray, Bounds, str]:
+    """An RGBA image (true colour) or a masked 2-D array (NDVI) for the map background."""
+    if kind not in ("auto", "rgb", "ndvi"):
+        raise InputError(f"background_kind={kind!r}: use 'auto', 'rgb' or 'ndvi'")
+    data, extent, names = _read_raster(source, crs, bounds)
+    lower = [n.lower() for n in names]
+    roles = {"red", "green", "blue", "nir"}
+    if kind == "ndvi" or (kind == "auto" and data.shape[0] == 1):
+        if data.shape[0] == 1:
+            return data[0].astype("float32"), extent, "ndvi"
+        if {"red", "nir"} <= set(lower):
+            red = data[lower.index("red")].astype("float32")
+            nir = data[lower.index("nir")].astype("float32")
+            return (nir - red) / np.ma.maximum(nir + red, 1e-6), extent, "ndvi"
+        raise InputError("background_kind='ndvi' needs one band (NDVI) or red and nir bands")
+    if data.shape[0] < 3:
+        raise InputError(f"a true-colour background needs 3 bands (got {data.shape[0]})")
+    if roles & set(lower) >= {"red", "green", "blue"}:
+        rgb = np.ma.stack([data[lower.index(b)] for b in ("red", "green", "blue")])
+    else:
+        rgb = data[:3]
+    mask = np.ma.getmaskarray(rgb).any(axis=0)
+    values = np.asarray(rgb.filled(0), dtype="float32")
+    if rgb.dtype == np.uint8:
+        scaled = values / 255.0
+    else:
+        valid = values[:, ~mask]
+        lo, hi = np.percentile(valid, (2, 98)) if valid.size else (0.0, 1.0)
+        scaled = (values - lo) / max(hi - lo, 1e-6)
+    image = np.concatenate([np.clip(scaled, 0, 1), (~mask)[np.newaxis].astype("float32")])
+    return np.moveaxis(image, 0, -1), extent, "rgb"
+
+
+def _draw_background(ax: Axes, source: Raster, crs: CRS, bounds: Bounds | None, kind: str
+                     ) -> tuple[Bounds, str, object]:
+    image, (left, bottom, right, top), kind = _background_image(source, crs, bounds, kind)
+    if kind == "rgb":
+        artist = ax.imshow(image, extent=(left, right, bottom, top), interpolation="nearest",
+                           zorder=0)
+    else:
+        artist = ax.imshow(image, extent=(left, right, bottom, top), interpolation="nearest",
+                           cmap="viridis", vmin=-0.2, vmax=0.9, zorder=0)
+    return (left, bottom, right, top), kind, artist
+
+
+def _raster_bounds(source: Raster, crs: CRS) -> Bounds:
+    if isinstance(source, xr.DataArray):
+        da = source if CRS.from_user_input(source.rio.crs) == crs else source.rio.reproject(crs)
+        return tuple(da.rio.bounds())
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    with rasterio.open(source) as src:
+        return tuple(transform_bounds(src.crs, crs, *src.bounds))
+
+
+def _data_bounds(frames: Sequence[gpd.GeoDataFrame | None], pad_fraction: float = 0.12,
+                 min_pad: float = 150.0) -> Bounds | None:
+    boxes = [f.total_bounds for f in frames if f is not None and len(f)]
+    if not boxes:
+        return None
+    stacked = np.array(boxes)
+    x0, y0 = stacked[:, 0].min(), stacked[:, 1].min()
+    x1, y1 = stacked[:, 2].max(), stacked[:, 3].max()
+    pad = max(pad_fraction * max(x1 - x0, y1 - y0), min_pad)
+    return (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+
+
+# ---------------------------------------------------------------------------- axes
+def _new_axes(ax: Axes | None, width_mm: float, height_mm: float) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(width_mm * MM, height_mm * MM), layout="constrained")
+    return fig.add_subplot()
+
+
+def _fit_height(ax: Axes, bounds: Bounds | None, *, side_mm: float, extra_mm: float,
+                panels: int = 1, max_mm: float = 200.0) -> None:
+    """Set the height of a figure made here so that its equal-aspect maps fill its width."""
+    if bounds is None:
+        return
+    fig = ax.figure
+    aspect = (bounds[3] - bounds[1]) / max(bounds[2] - bounds[0], 1e-9)
+    map_w = (fig.get_figwidth() / MM - side_mm - 9.0 * panels) / panels
+    height = min(max(map_w * aspect + extra_mm, 40.0), max_mm)
+    fig.set_size_inches(fig.get_figwidth(), height * MM)
+
+
+def _titles(ax: Axes, title: str, subtitle: str) -> None:
+    if subtitle:
+        ax.annotate(subtitle, xy=(0, 1), xycoords="axes fraction", xytext=(0, 3),
+                    textcoords="offset points", ha="left", va="bottom", fontsize=SMALL_PT,
+                    color="#333333", annotation_clip=False)
+    ax.set_title(title, loc="left", fontsize=TITLE_PT, fontweight="bold",
+                 pad=(SMALL_PT + 5) if subtitle else 4)
+
+
+def _credit_text(credit: str | None, sensor: str | None, dates: Sequence, inset: bool,
+                 width_mm: float) -> str:
+    parts = [credit if credit is not None else data_credit(sensor, dates)]
+    if inset:
+        parts.append(NATURAL_EARTH_CREDIT)
+    parts = [p for p in parts if p]
+    line = " · ".join(parts)
+    if len(line) * TINY_CHAR_MM > width_mm:
+        line = "\n".join(parts)
+    return line
+
+
+TINY_CHAR_MM = 5 * 0.55 / 72 * 25.4  # width of one 5 pt character, mm
+
+
+def _axes_width_mm(ax: Axes) -> float:
+    fig = ax.figure
+    return fig.get_figwidth() / MM * ax.get_position().width
+
+
+def _finish_map(ax: Axes, crs: CRS, bounds: Bounds, *, legend_handles: list, title: str,
+                subtitle: str, credit: str, inset: bool, legend_title: str | None = None,
+                left_labels: bool = True, arrow: bool = True, scale: bool = True,
+                arrow_pt: float = 20.0) -> dict[str, object]:
+    """Limits, aspect, graticule, scale bar, north arrow, legend (right), inset, titles, credit.
+    Returns the furniture artists (obstacles for labels)."""
+    left, bottom, right, top = bounds
+    ax.set_xlim(left, right)
+    ax.set_ylim(bottom, top)
+    ax.set_aspect("equal", adjustable="box")
+    for spine in ax.spines.values():
+        spine.set_linewidth(0.6)
+    furniture: dict[str, object] = {}
+    add_graticule(ax, crs, left_labels=left_labels)
+    if scale:
+        furniture["scale"] = add_scale_bar(ax, crs)
+    if arrow:
+        furniture["arrow"] = add_north_arrow(ax, crs, size_pt=arrow_pt)
+    if legend_handles:
+        furniture["legend"] = ax.legend(
+            handles=legend_handles, loc="upper left", bbox_to_anchor=(1.03, 1.0),
+            borderaxespad=0.0, fontsize=SMALL_PT, title=legend_title,
+            title_fontsize=SMALL_PT, frameon=False, handlelength=1.6, handleheight=1.0,
+            alignment="left")
+    if inset:
+        furniture["inset"] = add_inset_locator(ax, crs, where="outside", height=0.36)
+    _titles(ax, title, subtitle)
+    furniture["credit"] = add_credit(ax, credit)
+    return furniture
+
+
+def _empty_message(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
+            fontsize=TEXT_PT + 1, zorder=10,
+            bbox={"boxstyle": "round,pad=0.5", "facecolor": "white", "alpha": 0.85,
+                  "edgecolor": "#555555", "linewidth": 0.5})
+
+
+def _site_style() -> dict:
+    return {"facecolor": "none", "edgecolor": SITE, "linewidth": 1.1,
+            "path_effects": [withStroke(linewidth=2.2, foreground=SITE_HALO)]}
+
+
+def _site_handle(label: str) -> Line2D:
+    return Line2D([], [], color=SITE, linewidth=1.1, label=label,
+                  path_effects=[withStroke(linewidth=2.2, foreground=SITE_HALO)])
+
+
+def _hectares(area_m2: float) -> str:
+    ha = area_m2 / 1e4
+    return f"{ha:,.0f} ha" if ha >= 100 else f"{ha:,.1f} ha"
+
+
+def _label_frame(ax: Axes, sites: gpd.GeoDataFrame, obstacles: list) -> None:
+    order = sites.sort_values("site_id") if "site_id" in sites.columns else sites
+    names = (order["site_id"].astype(str).tolist() if "site_id" in order.columns
+             else [str(i) for i in order.index])
+    points = order.geometry.representative_point()
+    anchors = np.column_stack([points.x, points.y])
+    bounds = order.geometry.bounds.to_numpy()
+    label_sites(ax, names, anchors, bounds, fontsize=SMALL_PT,
+                obstacles=[o for o in obstacles if o is not None])
+
+
+def _pick_date(frames: Sequence[gpd.GeoDataFrame | None], date) -> pd.Timestamp | None:
+    if date is not None:
+        return pd.Timestamp(date).normalize()
+    dates = [f["date"].max() for f in frames if f is not None and "date" in f.columns and len(f)]
+    return max(dates) if dates else None
+
+
+def _on_date(frame: gpd.GeoDataFrame | None, date: pd.Timestamp | None
+             ) -> gpd.GeoDataFrame | None:
+    if frame is None or date is None or "date" not in frame.columns:
+        return frame
+    return frame[frame["date"] == date]
+
+
+def _pool_layer(ax: Axes, pools: gpd.GeoDataFrame, bounds: Bounds, width_mm: float) -> None:
+    """Pools as polygons when they show at this scale, else as small squares."""
+    span = max(bounds[2] - bounds[0], 1.0)
+    size_mm = float(np.sqrt(pools.geometry.area.median())) / span * width_mm
+    if size_mm >= 0.5:
+        pools.plot(ax=ax, facecolor=POOL_FACE, edgecolor=POOL_EDGE, linewidth=0.3, zorder=4)
+    else:
+        points = pools.geometry.representative_point()
+        ax.plot(points.x, points.y, linestyle="none", marker="s", markersize=1.8,
+                markerfacecolor=POOL_FACE, markeredgecolor=POOL_EDGE, markeredgewidth=0.25,
+                zorder=4)
+
+
+# ---------------------------------------------------------------------------- site map
+def plot_site_map(sites: gpd.GeoDataFrame | None, pools: gpd.GeoDataFrame | None = None,
+                  clearings: gpd.GeoDataFrame | None = None, background: Raster | None = None,
+                  ax: Axes | None = None, *, date=None, title: str | None = None,
+                  credit: str | None = None, sensor: str | None = None,
+                  bounds: Bounds | None = None, labels: bool = True, inset: bool = True,
+                  background_kind: str = "auto") -> Axes:
+    """Map of mining sites on one date over a true-colour or NDVI background.
+
+    Leaching pools (filled, sky blue), clearings (orange) and site outlines (yellow with a black
+    halo) are drawn over the background; site IDs are labelled without overlaps (see
+    ``minewatch.plot.site_labels``). The map has a scale bar, a north arrow, a lon/lat
+    graticule, a legend with counts, a title with the date, the data-credit line and, when
+    ``inset``, a locator of the area within Myanmar.
+
+    Parameters
+    ----------
+    sites
+        Sites (``sites.gpkg``: ``site_id``, ``first_seen``, ``geometry``...); may be empty or
+        None ("No sites detected" is written on the map).
+    pools, clearings
+        Detections (``pools.gpkg``, ``clearings.gpkg``); with a ``date`` column only the rows
+        of ``date`` are drawn.
+    background
+        A GeoTIFF path or DataArray: 3 bands (uint8 RGB, or reflectance with ``red``,
+        ``green``, ``blue`` band names) for true colour, one band (NDVI) or a scene with
+        ``red`` and ``nir`` for NDVI (viridis, −0.2…0.9).
+    ax
+        Axes to draw on; None: a new 183 × 120 mm figure.
+    date
+        Date of the detections to draw; None: the latest in ``pools``/``clearings``. Sites
+        first seen after it are left out.
+    title
+        Main title (default "Rare-earth leaching sites"); the date and counts go under it.
+    credit
+        Data-credit line; None: from ``sensor`` and the date (``minewatch.plot.data_credit``).
+    sensor
+        Sensor of the imagery (for the credit line).
+    bounds
+        (left, bottom, right, top) in the map CRS; None: the background's, else the data's
+        with a margin.
+    labels
+        Label sites with their IDs.
+    inset
+        Add the locator map (right of the map, under the legend).
+    background_kind
+        ``"auto"``, ``"rgb"`` or ``"ndvi"``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The map (in the sites' projected CRS, metres).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> sites = gpd.GeoDataFrame({"site_id": ["S0001", "S0002"]},
+    ...     geometry=[shapely.box(427_000, 2_858_000, 427_300, 2_858_300),
+    ...               shapely.box(427_500, 2_858_200, 427_700, 2_858_400)], crs="EPSG:32647")
+    >>> ax = plot_site_map(sites, inset=False)
+    >>> ax.get_legend() is not None
+    True
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
+    """
+    sites, pools, clearings = (_frame(sites, "sites"), _frame(pools, "pools"),
+                               _frame(clearings, "clearings"))
+    crs = _map_crs([sites, pools, clearings], [background])
+    if crs is None:
+        raise InputError("plot_site_map: nothing to map (no sites, detections or background "
+                         "with a CRS)")
+    sites, pools, clearings = (f.to_crs(crs) if f is not None and len(f) else f
+                               for f in (sites, pools, clearings))
+    when = _pick_date([pools, clearings], date)
+    pools, clearings = _on_date(pools, when), _on_date(clearings, when)
+    if sites is not None and when is not None and "first_seen" in sites.columns:
+        sites = sites[sites["first_seen"].isna() | (sites["first_seen"] <= when)]
+    made = ax is None
+    ax = _new_axes(ax, 183, 120)
+    if bounds is None:
+        bounds = (_raster_bounds(background, crs) if background is not None
+                  else _data_bounds([sites, pools, clearings]))
+    if made:
+        _fit_height(ax, bounds, side_mm=42, extra_mm=24)
+    width_mm = _axes_width_mm(ax)
+    colourbar_image = None
+    if background is not None:
+        _, kind, image = _draw_background(ax, background, crs, bounds, background_kind)
+        if kind == "ndvi":
+            colourbar_image = image
+    else:
+        ax.set_facecolor("#F4F4F4")
+    handles: list = []
+    if clearings is not None and len(clearings):
+        clearings.plot(ax=ax, facecolor=(*_rgb(CLEARING), 0.35), edgecolor=CLEARING,
+                       linewidth=0.7, zorder=3)
+        handles.append(Patch(facecolor=(*_rgb(CLEARING), 0.35), edgecolor=CLEARING,
+                             linewidth=0.7,
+                             label=f"clearings ({_hectares(clearings.geometry.area.sum())})"))
+    n_pools = 0 if pools is None else len(pools)
+    if n_pools:
+        _pool_layer(ax, pools, bounds or (0, 0, 1, 1), width_mm)
+        handles.append(Patch(facecolor=POOL_FACE, edgecolor=POOL_EDGE, linewidth=0.4,
+                             label=f"leaching pools ({n_pools})"))
+    n_sites = 0 if sites is None else len(sites)
+    if n_sites:
+        sites.plot(ax=ax, zorder=5, **_site_style())
+        handles.append(_site_handle(f"sites ({n_sites})"))
+    if bounds is None:
+        bounds = (0.0, 0.0, 1000.0, 1000.0)
+    subtitle = " · ".join(p for p in (f"{when:%Y-%m-%d}" if when is not None else "",
+                                       f"{n_sites} sites, {n_pools} pools") if p)
+    furniture = _finish_map(
+        ax, crs, bounds, legend_handles=handles, title=title or "Rare-earth leaching sites",
+        subtitle=subtitle, inset=inset,
+        credit=_credit_text(credit, sensor, [when] if when is not None else [], inset,
+                            width_mm))
+    if colourbar_image is not None:
+        _ndvi_colourbar(ax, colourbar_image)
+    if not n_sites:
+        _empty_message(ax, "No sites detected")
+    elif labels:
+        _label_frame(ax, sites, [furniture.get("scale"), furniture.get("arrow")])
+    return ax
+
+
+def _rgb(colour: str) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(colour)
+
+
+def _ndvi_colourbar(ax: Axes, image) -> None:
+    cax = ax.inset_axes([1.03, 0.45, 0.22, 0.025])
+    bar = ax.figure.colorbar(image, cax=cax, orientation="horizontal")
+    bar.set_label("NDVI (background)", fontsize=SMALL_PT, labelpad=1)
+    bar.ax.tick_params(labelsize=SMALL_PT - 1, length=2, width=0.4, pad=1)
+    bar.outline.set_linewidth(0.4)
+
+
+# ---------------------------------------------------------------------------- overview
+def plot_overview(sites: gpd.GeoDataFrame | None, ax: Axes | None = None, *,
+                  background: Raster | None = None, title: str | None = None,
+                  credit: str | None = None, sensor: str | None = None,
+                  dates: Sequence | None = None, bounds: Bounds | None = None,
+                  labels: bool | None = None, inset: bool = True,
+                  background_kind: str = "auto") -> Axes:
+    """Regional overview: every site, coloured by the year it was first seen.
+
+    Sites are drawn as their outline filled in their year's colour (viridis, dark = early)
+    and a marker at their centre, so small sites stay visible at regional scale; provisional
+    sites (seen once, too recent to confirm) have hollow markers.
+
+    Parameters
+    ----------
+    sites
+        ``sites.gpkg`` (``site_id``, ``first_seen``, optional ``provisional``, geometry).
+    ax
+        Axes to draw on; None: a new 89 × 95 mm figure.
+    background
+        Optional raster under the sites (as in ``plot_site_map``); else light grey.
+    title
+        Default "Mining sites by year first seen".
+    credit, sensor, dates
+        Data-credit line, or the sensor and imagery dates it is made from.
+    bounds
+        (left, bottom, right, top) in the map CRS; None: the sites' with a margin.
+    labels
+        Label site IDs; None: only when there are at most 25 sites.
+    inset
+        Add the locator map.
+    background_kind
+        ``"auto"``, ``"rgb"`` or ``"ndvi"``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The map.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, pandas as pd, shapely
+    >>> sites = gpd.GeoDataFrame(
+    ...     {"site_id": ["S0001", "S0002"],
+    ...      "first_seen": pd.to_datetime(["2021-01-15", "2023-02-01"])},
+    ...     geometry=[shapely.box(427_000, 2_858_000, 427_300, 2_858_300),
+    ...               shapely.box(428_500, 2_859_200, 428_700, 2_859_400)], crs="EPSG:32647")
+    >>> ax = plot_overview(sites, inset=False)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['2021 (1)', '2023 (1)']
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
+    """
+    sites = _frame(sites, "sites")
+    crs = _map_crs([sites], [background])
+    if crs is None:
+        raise InputError("plot_overview: no sites with a CRS and no background to map")
+    if sites is not None and len(sites):
+        sites = sites.to_crs(crs)
+    made = ax is None
+    ax = _new_axes(ax, 89, 95)
+    if bounds is None:
+        bounds = (_raster_bounds(background, crs) if background is not None
+                  else _data_bounds([sites], pad_fraction=0.08, min_pad=300.0))
+    if made:
+        _fit_height(ax, bounds, side_mm=26, extra_mm=26)
+    width_mm = _axes_width_mm(ax)
+    if background is not None:
+        _draw_background(ax, background, crs, bounds, background_kind)
+    else:
+        ax.set_facecolor("#F4F4F4")
+    n = 0 if sites is None else len(sites)
+    handles: list = []
+    if n:
+        if "first_seen" not in sites.columns:
+            raise InputError("plot_overview: sites have no 'first_seen' column (sites.gpkg "
+                             "from minewatch.analyze has it)")
+        years = sites["first_seen"].dt.year
+        colours = year_colours(years.dropna().astype(int))
+        provisional = (sites["provisional"].astype(bool) if "provisional" in sites.columns
+                       else pd.Series(False, index=sites.index))
+        points = sites.geometry.representative_point()
+        for year, colour in colours.items():
+            chosen = (years == year).to_numpy()
+            sites[chosen].plot(ax=ax, facecolor=colour, edgecolor="black", linewidth=0.3,
+                               alpha=0.85, zorder=3)
+            for hollow in (False, True):
+                pick = chosen & (provisional.to_numpy() == hollow)
+                if pick.any():
+                    ax.plot(points.x[pick], points.y[pick], linestyle="none", marker="o",
+                            markersize=4.5, markeredgewidth=0.8 if hollow else 0.4,
+                            markerfacecolor="white" if hollow else colour,
+                            markeredgecolor="black", zorder=4)
+            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
+                                  markerfacecolor=colour, markeredgecolor="black",
+                                  markeredgewidth=0.4, label=f"{year} ({int(chosen.sum())})"))
+        if provisional.any():
+            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
+                                  markerfacecolor="white", markeredgecolor="black",
+                                  markeredgewidth=0.8, label="provisional\n(seen once)"))
+    if bounds is None:
+        bounds = (0.0, 0.0, 1000.0, 1000.0)
+    dates = list(dates) if dates is not None else (
+        [*sites["first_seen"].dropna(), *sites.get("last_seen", pd.Series()).dropna()]
+        if n else [])
+    stamps = pd.to_datetime(pd.Series(dates)).dropna() if dates else pd.Series(dtype=object)
+    period = (f"{stamps.min():%Y-%m-%d} – {stamps.max():%Y-%m-%d}" if len(stamps) else "")
+    subtitle = " · ".join(p for p in (period, f"{n} sites") if p)
+    furniture = _finish_map(
+        ax, crs, bounds, legend_handles=handles, legend_title="first seen" if handles else None,
+        title=title or "Mining sites by year first seen", subtitle=subtitle, inset=inset,
+        credit=_credit_text(credit, sensor, list(stamps), inset, width_mm))
+    if not n:
+        _empty_message(ax, "No sites detected")
+    elif labels or (labels is None and n <= 25):
+        _label_frame(ax, sites, [furniture.get("scale"), furniture.get("arrow")])
+    return ax
+
+
+# ---------------------------------------------------------------------------- before/after
+def _dates_of_change(change: Raster) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    import re
+
+    if isinstance(change, xr.DataArray):
+        attrs = change.attrs
+        found = [attrs.get("before"), attrs.get("after")]
+        if all(found):
+            return pd.Timestamp(found[0]), pd.Timestamp(found[1])
+        return None, None
+    found = re.findall(r"\d{4}-\d{2}-\d{2}", Path(change).name)
+    if len(found) >= 2:
+        return pd.Timestamp(found[0]), pd.Timestamp(found[1])
+    return None, None
+
+
+def plot_before_after(before: Raster, after: Raster, change: Raster | None = None,
+                      ax: Sequence[Axes] | None = None, *,
+                      sites: gpd.GeoDataFrame | None = None, dates: Sequence | None = None,
+                      title: str | None = None, credit: str | None = None,
+                      sensor: str | None = None, bounds: Bounds | None = None,
+                      inset: bool = False) -> np.ndarray:
+    """Before and after images side by side, with the change map between them.
+
+    The change map uses the classes of ``minewatch.change.CHANGE_CLASSES``, in colour-blind
+    safe colours (``minewatch.plot.CHANGE_STYLE``); its legend gives each class's area.
+    "no data" (unobserved on either date) is hatched, never shown as "no mining".
+
+    Parameters
+    ----------
+    before, after
+        True-colour images (GeoTIFF paths or DataArrays, as in ``plot_site_map``).
+    change
+        Change map (uint8 classes, ``change/<d1>_<d2>.tif``) or None for just the pair.
+    ax
+        Two or three Axes (before, after[, change]); None: a new 183 mm wide figure.
+    sites
+        Site outlines drawn on every panel (optional).
+    dates
+        (before, after) dates; None: read from the file names / ``time`` coordinates.
+    title
+        Figure title (default "Before and after").
+    credit, sensor
+        Data-credit line, or the sensor it is made from.
+    bounds
+        (left, bottom, right, top); None: the after image's.
+    inset
+        Add the locator map beside the last panel.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+        The panels (before, after[, change]).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, rioxarray  # noqa: F401
+    >>> def image(value):
+    ...     da = xr.DataArray(np.full((3, 20, 20), value, "uint8"), dims=("band", "y", "x"),
+    ...                       coords={"band": [1, 2, 3], "y": 2_858_995.0 - 10 * np.arange(20),
+    ...                               "x": 427_005.0 + 10 * np.arange(20)})
+    ...     return da.rio.write_crs("EPSG:32647")
+    >>> change = image(1).isel(band=0).astype("uint8")
+    >>> axes = plot_before_after(image(90), image(150), change,
+    ...                          dates=("2021-01-15", "2024-01-22"))
+    >>> [a.get_title(loc="left") for a in axes]
+    ['Before', 'After', 'Change']
+    >>> import matplotlib.pyplot as plt; plt.close(axes[0].figure)
+    """
+    sites = _frame(sites, "sites")
+    crs = _map_crs([sites], [after, before, change])
+    if dates is not None:
+        d_before, d_after = (pd.Timestamp(d) for d in dates)
+    else:
+        d_before, d_after = _date_in(before), _date_in(after)
+        if change is not None and (d_before is None or d_after is None):
+            c_before, c_after = _dates_of_change(change)
+            d_before, d_after = d_before or c_before, d_after or c_after
+    n_panels = 3 if change is not None else 2
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, axes = plt.subplots(1, n_panels, figsize=(183 * MM, 80 * MM),
+                                 layout="constrained", sharex=True, sharey=True)
+        axes = np.atleast_1d(axes)
+    else:
+        axes = np.asarray(ax, dtype=object).ravel()
+        if len(axes) != n_panels:
+            raise InputError(f"plot_before_after: ax has {len(axes)} Axes; give {n_panels} "
+                             "(before, after" + (", change)" if change is not None else ")"))
+    if sites is not None and len(sites):
+        sites = sites.to_crs(crs)
+    if bounds is None:
+        bounds = _raster_bounds(after, crs)
+    if ax is None:
+        _fit_height(axes[0], bounds, side_mm=40, extra_mm=30, panels=n_panels)
+    width_mm = sum(_axes_width_mm(a) for a in axes)
+    labels = ("Before", "After", "Change")
+    subtitles = (f"{d_before:%Y-%m-%d}" if d_before is not None else "",
+                 f"{d_after:%Y-%m-%d}" if d_after is not None else "",
+                 (f"{d_before:%Y-%m-%d} → {d_after:%Y-%m-%d}"
+                  if d_before is not None and d_after is not None else ""))
+    for panel, source in zip(axes, (before, after), strict=False):
+        _draw_background(panel, source, crs, bounds, "rgb")
+    handles: list = []
+    if change is not None:
+        handles = _draw_change(axes[2], change, crs, bounds)
+    if sites is not None and len(sites):
+        for panel in axes:
+            sites.plot(ax=panel, zorder=5, **_site_style())
+        handles.append(_site_handle(f"sites ({len(sites)})"))
+    credit_line = _credit_text(credit, sensor, [d for d in (d_before, d_after) if d is not None],
+                               inset, width_mm)
+    for i, panel in enumerate(axes):
+        last = i == len(axes) - 1
+        _finish_map(panel, crs, bounds, legend_handles=handles if last else [],
+                    legend_title="change" if last and change is not None else None,
+                    title=labels[i], subtitle=subtitles[i],
+                    credit=credit_line if i == 0 else "", inset=inset and last,
+                    left_labels=i == 0, arrow=i == 0, scale=i == 0, arrow_pt=14.0)
+    if title is not False:
+        axes[0].figure.suptitle(title or "Before and after", x=0.01, ha="left",
+                                fontsize=TITLE_PT + 1, fontweight="bold")
+    return axes
+
+
+def _draw_change(ax: Axes, change: Raster, crs: CRS, bounds: Bounds) -> list:
+    data, (left, bottom, right, top), _ = _read_raster(change, crs, bounds, nearest=True)
+    classes = np.asarray(data[0].filled(0), dtype="int64")
+    n_classes = max(CHANGE_STYLE) + 1
+    unknown = np.unique(classes[(classes < 0) | (classes >= n_classes)])
+    if unknown.size:
+        raise InputError(f"change map has values {unknown.tolist()} outside the change "
+                         f"classes {sorted(CHANGE_STYLE)}")
+    ax.add_patch(Rectangle((left, bottom), right - left, top - bottom, facecolor="white",
+                           edgecolor="#9A9A9A", hatch="////", linewidth=0, zorder=0))
+    colours = [CHANGE_STYLE[k][1] for k in range(n_classes)]
+    colours[0] = (1, 1, 1, 0)  # no data: transparent over the hatching
+    cmap = ListedColormap(colours)
+    norm = BoundaryNorm(np.arange(-0.5, n_classes), n_classes)
+    ax.imshow(classes, extent=(left, right, bottom, top), cmap=cmap, norm=norm,
+              interpolation="nearest", zorder=1)
+    pixel_m2 = abs((right - left) / classes.shape[1] * (top - bottom) / classes.shape[0])
+    counts = np.bincount(classes.ravel(), minlength=n_classes)
+    handles = []
+    for k in range(1, n_classes):
+        if counts[k] or k == 1:
+            name, colour = CHANGE_STYLE[k]
+            label = name if k == 1 else f"{name} ({_hectares(counts[k] * pixel_m2)})"
+            handles.append(Patch(facecolor=colour, edgecolor="#555555", linewidth=0.3,
+                                 label=label))
+    if counts[0]:
+        handles.append(Patch(facecolor="white", edgecolor="#9A9A9A", hatch="////",
+                             linewidth=0.3, label="no data (cloud)"))
+    return handles
