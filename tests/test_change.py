@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import warnings
+from pathlib import Path
 
 import dask
 import dask.array as da
@@ -381,3 +383,16 @@ def test_change_functions_need_a_change_map(tmp_path):
         change_areas(make_valid())
     with pytest.raises(MissingCRSError, match="change has no CRS"):
         change_polygons(xr.DataArray(np.ones((2, 2), np.uint8), dims=("y", "x")))
+
+
+def test_docs_example_runs(tmp_path, monkeypatch):
+    text = (Path(__file__).parents[1] / "docs" / "change.md").read_text()
+    block = re.search(r"```python\n(.*?)```", text, re.S)
+    assert block is not None
+    monkeypatch.setattr("tempfile.mkdtemp", lambda: str(tmp_path))
+    namespace: dict = {}
+    exec(compile(block.group(1), "docs/change.md", "exec"), namespace)
+    change = namespace["change"]
+    assert change.attrs["before_clearings"] == "first_seen raster"
+    assert set(np.unique(change.values)) >= {0, 1, 2, 4}
+    assert namespace["tif"] == tmp_path / "change.tif" and namespace["gpkg"].exists()
