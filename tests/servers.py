@@ -49,6 +49,8 @@ class RangeFileServer:
         response (a reset mid-download, as flaky networks do).
     dropped : list of str
         The paths whose connection was dropped.
+    user_agents : set of str
+        The ``User-Agent`` headers seen.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -58,6 +60,7 @@ class RangeFileServer:
         self.missing: set[str] = set()
         self.drops: Counter[str] = Counter()
         self.dropped: list[str] = []
+        self.user_agents: set[str] = set()
         self._lock = threading.Lock()
         server = self
 
@@ -81,6 +84,7 @@ class RangeFileServer:
                 header = self.headers.get("Range", "")
                 with server._lock:
                     server.requests.append((self.command, path, header))
+                    server.user_agents.add(self.headers.get("User-Agent", ""))
                     drop = body and server.drops[path] > 0
                     if drop:
                         server.drops[path] -= 1
@@ -160,6 +164,7 @@ class RangeFileServer:
             self.missing.clear()
             self.drops.clear()
             self.dropped.clear()
+            self.user_agents.clear()
 
     def total_bytes(self) -> int:
         return sum(self.bytes_served.values())

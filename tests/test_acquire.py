@@ -215,6 +215,13 @@ def test_an_aoi_outside_the_scene_is_recorded(served, files, tmp_path):
     assert "does not overlap" in result.failed[0].reason and result.catalog is None
 
 
+def test_the_callers_gdal_options_reach_the_download_threads(served, files, tmp_path):
+    with rasterio.Env(GDAL_HTTP_USERAGENT="minewatch-test/1.0"):
+        result = fetch(_items(served)[:1], served.aoi, tmp_path / "a", workers=2,
+                       progress=False)
+    assert result.ok and files.user_agents == {"minewatch-test/1.0"}
+
+
 def test_fetch_argument_errors(served, tmp_path):
     with pytest.raises(InputError, match="workers=0"):
         fetch([], served.aoi, tmp_path, workers=0)

@@ -128,6 +128,42 @@ def test_scan_sample_archive_writes_a_table_and_never_overwrites(tmp_path):
     assert minewatch("scan", "sample_tiles", "-o", table, "--overwrite").returncode == 0
 
 
+# --- synth, demo ------------------------------------------------------------------------------
+
+def test_synth_writes_an_archive_scan_reads(tmp_path):
+    out = tmp_path / "synth"
+    proc = minewatch("synth", out, "--layout", "planetscope", "--resolution", "3", "--size",
+                     "40", "40", "--dates", "2021-01-05,2022-01-05")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("wrote ") and str(out) in proc.stdout
+    scanned = minewatch("scan", out)
+    assert scanned.returncode == 0 and "2 scene(s)" in scanned.stdout
+    again = minewatch("synth", out, "--size", "40", "40")
+    assert again.returncode == 1 and "already holds files" in one_line_error(again)
+    # python -m minewatch.synth delegates to the same command (old --dates A B spelling too)
+    old = subprocess.run([sys.executable, "-m", "minewatch.synth", str(tmp_path / "old"),
+                          "--size", "30", "30", "--layout", "rgb", "--resolution", "3",
+                          "--dates", "2021-01-05", "2023-01-05"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert old.returncode == 0, old.stderr
+    assert len(list((tmp_path / "old").glob("*2021*"))) >= 1
+    assert len(list((tmp_path / "old").glob("*2023*"))) >= 1
+
+
+def test_demo_errors_are_one_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = minewatch("demo", empty, tmp_path / "out")
+    assert proc.returncode == 1 and "no usable scene" in one_line_error(proc)
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x.txt").write_text("mine")
+    proc = minewatch("demo", "sample_tiles", full)
+    assert proc.returncode == 1
+    assert str(full) in one_line_error(proc) and "--overwrite" in proc.stderr
+    assert (full / "x.txt").read_text() == "mine"
+
+
 # --- search / fetch against the local servers --------------------------------------------------
 
 def test_search_prints_and_saves_items(served, tmp_path):

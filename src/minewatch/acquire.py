@@ -460,7 +460,7 @@ def _sign_if_needed(item: pystac.Item) -> pystac.Item:
 
 
 def _fetch_item(item: pystac.Item, geometry: Any, out_dir: Path, bands: Sequence[str] | None,
-                retries: int) -> tuple[str, Path | FetchFailure]:
+                retries: int, env: dict[str, Any]) -> tuple[str, Path | FetchFailure]:
     """Fetch one scene; return ("fetched" | "skipped" | "failed", path or failure)."""
     import rasterio
     from odc.geo import geom as odc_geom
@@ -494,7 +494,7 @@ def _fetch_item(item: pystac.Item, geometry: Any, out_dir: Path, bands: Sequence
     if _complete(target, descriptions):
         return "skipped", target
 
-    with rasterio.Env(**GDAL_HTTP_ENV):
+    with rasterio.Env(**env):
         for source in sources:
             try:
                 _open_header(source, retries)
@@ -691,14 +691,19 @@ def fetch(
             seen.add(item.id)
             unique.append(item)
     root.mkdir(parents=True, exist_ok=True)
+    # rasterio's environment is per thread: ship the caller's GDAL options (proxy, AWS
+    # credentials...) to the worker threads; they take precedence over the defaults.
+    import rasterio
+
+    env = {**GDAL_HTTP_ENV, **(dict(rasterio.env.getenv()) if rasterio.env.hasenv() else {})}
     fetched: list[Path] = []
     skipped: list[Path] = []
     failed: list[FetchFailure] = []
     with ThreadPoolExecutor(max_workers=int(workers)) as pool, \
             tqdm(total=len(unique), unit="scene", desc="fetch", disable=not progress,
                  leave=False) as bar:
-        futures = {pool.submit(_fetch_item, item, geometry, root, bands, int(retries)): item
-                   for item in unique}
+        futures = {pool.submit(_fetch_item, item, geometry, root, bands, int(retries), env):
+                   item for item in unique}
         for future in as_completed(futures):
             item = futures[future]
             try:
