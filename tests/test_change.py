@@ -396,3 +396,14 @@ def test_docs_example_runs(tmp_path, monkeypatch):
     assert change.attrs["before_clearings"] == "first_seen raster"
     assert set(np.unique(change.values)) >= {0, 1, 2, 4}
     assert namespace["tif"] == tmp_path / "change.tif" and namespace["gpkg"].exists()
+
+
+def test_pool_with_a_pixel_centre_on_its_outline_is_never_lost():
+    # 6 × 6 m pools whose edges pass through pixel centres (x = X0 + 55 and y = Y0 - 55):
+    # whichever way rasterize decides the outline, each pool is at least one pixel
+    pools = frame([(A, None, box(X0 + 55, Y0 - 61, X0 + 61, Y0 - 55)),
+                   (A, None, box(X0 + 149, Y0 - 155, X0 + 155, Y0 - 149))])
+    change = change_map(pools, None, make_valid(), B, A).values
+    assert 2 <= (change == 3).sum() <= 3
+    assert change[5, 5] == 3 or change[5, 6] == 3 or change[6, 5] == 3
+    assert change[14, 14] == 3 or change[15, 15] == 3 or change[14, 15] == 3

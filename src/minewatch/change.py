@@ -287,9 +287,18 @@ def _covers_a_centre(geom: Any, transform: Affine, inv: Affine) -> bool:
     if len(cs) == 0 or len(rs) == 0:
         return False
     cc, rr = np.meshgrid(cs + 0.5, rs + 0.5)
-    xs = transform.c + cc * transform.a + rr * transform.b
-    ys = transform.f + cc * transform.d + rr * transform.e
-    return bool(shapely.contains_xy(geom, xs.ravel(), ys.ravel()).any())
+    xs = (transform.c + cc * transform.a + rr * transform.b).ravel()
+    ys = (transform.f + cc * transform.d + rr * transform.e).ravel()
+    if shapely.contains_xy(geom, xs, ys).any():
+        return True
+    if not shapely.intersects_xy(geom, xs, ys).any():
+        return False
+    # a centre on the outline: whether it is burnt is rasterize's call, so ask it
+    window = np.zeros((len(rs), len(cs)), np.uint8)
+    with _RASTERIZE_LOCK:
+        features.rasterize([(geom, 1)], out=window, all_touched=False,
+                           transform=transform @ Affine.translation(int(cs[0]), int(rs[0])))
+    return bool(window.any())
 
 
 def _burn(layer: _Layer, shape: tuple[int, int], transform: Affine, r0: int, c0: int
