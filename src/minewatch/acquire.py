@@ -704,20 +704,27 @@ def fetch(
                  leave=False) as bar:
         futures = {pool.submit(_fetch_item, item, geometry, root, bands, int(retries), env):
                    item for item in unique}
-        for future in as_completed(futures):
-            item = futures[future]
-            try:
-                status, value = future.result()
-            except Exception as err:  # a bug or an unexpected GDAL error: keep the others
-                status, value = "failed", FetchFailure(item.id, _first_line(err))
-            if status == "fetched":
-                fetched.append(value)  # type: ignore[arg-type]
-            elif status == "skipped":
-                skipped.append(value)  # type: ignore[arg-type]
-            else:
-                failed.append(value)  # type: ignore[arg-type]
-                log.warning("%s: not fetched: %s", item.id, value.reason)  # type: ignore[union-attr]
-            bar.update(1)
+        try:
+            done = as_completed(futures)
+            for future in done:
+                item = futures[future]
+                try:
+                    status, value = future.result()
+                except Exception as err:  # a bug or an unexpected GDAL error: keep the others
+                    status, value = "failed", FetchFailure(item.id, _first_line(err))
+                if status == "fetched":
+                    fetched.append(value)  # type: ignore[arg-type]
+                elif status == "skipped":
+                    skipped.append(value)  # type: ignore[arg-type]
+                else:
+                    failed.append(value)  # type: ignore[arg-type]
+                    log.info("%s: not fetched: %s", item.id,
+                             value.reason)  # type: ignore[union-attr]
+                bar.update(1)
+        except KeyboardInterrupt:
+            # finished scenes are complete files (atomic writes); the rest start over next time
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     catalog = _write_catalog(root) if (fetched or skipped) else None
     return FetchResult(
         out_dir=root,

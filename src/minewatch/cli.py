@@ -50,6 +50,9 @@ EXIT_CODES: dict[int, str] = {
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_VERIFY, EXIT_PARTIAL, EXIT_BUG, EXIT_INTERRUPT = (
     0, 1, 2, 3, 4, 70, 130)
 
+#: click >= 8.2 raises this for a bare `minewatch` (older click prints the help itself).
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
 _STATE: dict[str, Any] = {"debug": False, "quiet": False, "verbose": 0, "command": None}
 
 
@@ -656,6 +659,9 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "minewatch") -> 
         return int(result) if isinstance(result, int) else EXIT_OK
     except click.exceptions.Exit as done:
         return int(done.exit_code)
+    except _NO_ARGS_IS_HELP as err:  # bare `minewatch`: the help
+        click.echo(err.format_message(), err=True)
+        return EXIT_USAGE
     except click.UsageError as err:
         where = f"{err.ctx.command_path}" if err.ctx is not None else prog_name
         click.echo(f"{where}: usage error: {_one_line(err.format_message())} "
