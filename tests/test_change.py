@@ -132,6 +132,8 @@ def test_grid_crs_and_coordinates_are_kept(scene):
     np.testing.assert_array_equal(change["x"], valid["x"])
     np.testing.assert_array_equal(change["y"], valid["y"])
     assert change.rio.nodata == 0
+    as_bytes = change_map(pools, clearings, valid.astype(np.uint8), B, A)  # truth rasters' 0/1
+    np.testing.assert_array_equal(as_bytes.values, change.values)
 
 
 def test_subpixel_pool_burns_one_pixel_and_centres_decide():
@@ -326,6 +328,13 @@ def test_date_not_in_valid(scene):
         change_map(pools, clearings, make_valid(), B, "2024-01-01")
     with pytest.raises(DateError, match="before='soon' is not a date"):
         change_map(pools, clearings, make_valid(), "soon", A)
+
+
+def test_one_date_has_no_change_map(scene):
+    pools, clearings = scene
+    with pytest.raises(DateError, match=r"valid has 1 date \(2021-03-01\); a change map "
+                                        "compares two dates"):
+        change_map(pools, clearings, make_valid().isel(time=[0]), B, B)
 
 
 def test_before_must_be_earlier(scene):

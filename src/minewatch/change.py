@@ -412,7 +412,8 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
     Raises
     ------
     DateError
-        A date not in ``valid.time`` (the message lists them), or ``before`` ≥ ``after``.
+        A date not in ``valid.time`` (the message lists them), ``before`` ≥ ``after``, or
+        ``valid`` of fewer than two dates.
     MissingCRSError
         ``valid`` or a non-empty detection frame has no CRS.
     InputError
@@ -441,6 +442,10 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
     'no_data no_mining new_clearing new_pools persistent_mining regrowth'
     """
     valid = _check_valid(valid)
+    if valid.sizes["time"] < 2:
+        only = ", ".join(f"{t:%Y-%m-%d}" for t in pd.DatetimeIndex(valid["time"].values))
+        raise DateError(f"valid has {valid.sizes['time']} date ({only or 'none'}); a change map "
+                        "compares two dates, so an archive of one date has none.")
     b = _date(valid, before, "before")
     a = _date(valid, after, "after")
     if b >= a:
