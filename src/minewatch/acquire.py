@@ -236,7 +236,7 @@ def search(
             "collections": [collection],
             "intersects": mapping(geometry),
             "datetime": f"{day0}/{day1}",
-            "max_items": None if max_cloud is not None else limit,
+            "max_items": None,  # all pages: `limit` keeps the earliest, after sorting
         }
         if max_cloud is not None:
             if client.conforms_to(ConformanceClasses.QUERY):
