@@ -13,11 +13,15 @@ __all__ = [
     "DateError",
     "EmptyArchiveError",
     "EmptySceneWarning",
+    "GridError",
     "InputError",
     "MinewatchError",
     "MinewatchWarning",
     "MissingCRSError",
     "NoOverlapError",
+    "OutputError",
+    "ReflectanceError",
+    "SparseSceneWarning",
     "TileReadError",
     "UnknownSensorError",
 ]
@@ -63,9 +67,40 @@ class ConfigError(InputError):
     """A configuration value is out of range, of the wrong type, or unknown."""
 
 
+class GridError(InputError):
+    """A raster's grid is unusable: rotated or skewed geotransform, no pixels, or the bands of
+    one scene in different CRSs."""
+
+
+class ReflectanceError(InputError):
+    """A band cannot hold surface reflectance: complex, signed 8-bit or 1-bit data, or values
+    far above 1 after scaling (digital numbers of another product, or the wrong scale)."""
+
+
+class OutputError(MinewatchError, OSError):
+    """An output could not be written (disk full, permission denied, read-only file system);
+    the message names the file, and earlier outputs are left as they were.
+
+    ``errno`` and ``filename`` are those of the ``OSError`` behind it (``filename``: the
+    output's path).
+    """
+
+    def __init__(self, message: str, *, errno: int | None = None,
+                 filename: str | None = None) -> None:
+        super().__init__(message)
+        self.errno, self.filename = errno, filename
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class MinewatchWarning(UserWarning):
     """Root of every minewatch warning."""
 
 
 class EmptySceneWarning(MinewatchWarning):
     """A scene has no valid pixel (all nodata or fully clouded) and was skipped."""
+
+
+class SparseSceneWarning(MinewatchWarning):
+    """A scene is kept but almost all of it is nodata or cloud: sites there are unobserved."""

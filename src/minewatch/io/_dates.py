@@ -10,7 +10,7 @@ import pandas as pd
 
 from minewatch.errors import DateError
 
-__all__ = ["date_from_name", "parse_date"]
+__all__ = ["check_not_future", "date_from_name", "parse_date"]
 
 _TIFF_DATETIME = re.compile(r"^\s*(\d{4}):(\d{2}):(\d{2})([ T].*)?$")
 _COMPACT = re.compile(r"^\s*(\d{8})(?:[T_ ]?(\d{6}))?(?:\.\d+)?Z?\s*$")
@@ -45,7 +45,8 @@ def parse_date(text: object, *, source: str) -> pd.Timestamp:
     Raises
     ------
     DateError
-        The text is not a date (the message names ``source`` and the text).
+        The text is not a date, or the date is more than a day in the future (the message
+        names ``source`` and the text).
 
     Examples
     --------
@@ -76,6 +77,35 @@ def parse_date(text: object, *, source: str) -> pd.Timestamp:
             raise DateError(f"{source}: the date {raw!r} is empty; write it as YYYY-MM-DD.")
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return check_not_future(stamp, source=source)
+
+
+#: How far past "now" (UTC) an acquisition may lie: time zones and clock skew, nothing more.
+FUTURE_SLACK = pd.Timedelta(days=1)
+
+
+def check_not_future(stamp: pd.Timestamp, *, source: str) -> pd.Timestamp:
+    """Return ``stamp`` (tz-naive UTC), or raise :class:`DateError` when it is in the future.
+
+    An image cannot be acquired after today: a future date means wrong metadata or a wrong
+    clock, and it would put a scene at the end of every time series.
+
+    Examples
+    --------
+    >>> check_not_future(pd.Timestamp("2021-01-01"), source="item.json")
+    Timestamp('2021-01-01 00:00:00')
+    >>> check_not_future(pd.Timestamp("2999-01-01"), source="item.json")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    minewatch.errors.DateError: item.json: the acquisition date 2999-01-01 is in the future ...
+    """
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    if stamp > now + FUTURE_SLACK:
+        raise DateError(
+            f"{source}: the acquisition date {stamp.isoformat().replace('T00:00:00', '')} is "
+            f"in the future (now is {now:%Y-%m-%d %H:%M} UTC); fix the metadata or the "
+            "computer's clock."
+        )
     return stamp
 
 
@@ -83,7 +113,8 @@ def date_from_name(name: str | PathLike[str]) -> pd.Timestamp | None:
     """The first plausible acquisition date written in a file or folder name.
 
     Finds ``YYYYMMDD``, ``YYYY-MM-DD`` and ``YYYYMMDDTHHMMSS`` (also Planet's
-    ``YYYYMMDD_HHMMSS``), checks month and day, and returns the first valid one: in Landsat
+    ``YYYYMMDD_HHMMSS``), checks month and day, and returns the first valid one (dates before
+    1972-07-23 or after tomorrow are not acquisition dates and are passed over): in Landsat
     names (``LC08_L2SP_PPPRRR_<acquired>_<processed>_02_T1``) and ``.SAFE`` names
     (``S2A_MSIL2A_<sensing>_N0400_R..._<generated>``) the acquisition date comes first.
     Only the last path component is searched.

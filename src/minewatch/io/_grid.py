@@ -10,7 +10,51 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import RasterioIOError
 
-from minewatch.errors import InputError, MissingCRSError, TileReadError
+from minewatch.errors import GridError, MissingCRSError, ReflectanceError, TileReadError
+
+#: Data types that can never hold reflectance (nor a quality mask).
+_BAD_DTYPES = {
+    "int8": "signed 8-bit integers",
+    "complex64": "complex numbers",
+    "complex128": "complex numbers",
+    "complex_int16": "complex integers",
+    "complex_int32": "complex integers",
+    "cint16": "complex integers",
+    "cint32": "complex integers",
+}
+
+
+def check_raster(href: str, *, dtype: str, nbits: str | None, transform: Affine, width: int,
+                 height: int) -> None:
+    """Reject rasters minewatch cannot read correctly, with the file and the fix named.
+
+    Raises
+    ------
+    GridError
+        Rotated or skewed geotransform (everything downstream assumes north-up), or no pixels.
+    ReflectanceError
+        Complex, signed 8-bit or 1-bit data: not an encoding of reflectance.
+    """
+    if width < 1 or height < 1:
+        raise GridError(f"{href}: the raster has no pixels ({width} × {height}); re-export it.")
+    if transform.b != 0 or transform.d != 0:
+        raise GridError(
+            f"{href}: rotated or skewed geotransform {tuple(transform)[:6]} is not supported "
+            "(minewatch assumes north-up pixels); warp it to a north-up grid first "
+            f"(gdalwarp {href} north_up.tif)."
+        )
+    if transform.a <= 0 or transform.e >= 0:
+        raise GridError(
+            f"{href}: the geotransform {tuple(transform)[:6]} is not north-up (pixel width must "
+            "be > 0 and height < 0); warp it to a north-up grid first (gdalwarp)."
+        )
+    if dtype in _BAD_DTYPES or str(nbits) == "1":
+        what = "1-bit values" if str(nbits) == "1" else _BAD_DTYPES[dtype]
+        raise ReflectanceError(
+            f"{href}: the bands hold {what} ({dtype}{', NBITS=1' if str(nbits) == '1' else ''}),"
+            " which cannot be surface reflectance; export reflectance as uint16 (× 10000), "
+            "uint8 or float32 (0–1)."
+        )
 
 
 @dataclass(frozen=True)
@@ -53,6 +97,8 @@ def raster_grid(href: str) -> RasterGrid:
         The file cannot be opened as a raster.
     MissingCRSError
         The raster has no CRS.
+    GridError, ReflectanceError
+        See :func:`check_raster`.
     """
     try:
         with rasterio.open(href) as src:
@@ -66,6 +112,7 @@ def raster_grid(href: str) -> RasterGrid:
                 dtype=src.dtypes[0],
                 nodata=src.nodata,
             )
+            nbits = src.tags(ns="IMAGE_STRUCTURE").get("NBITS")
     except RasterioIOError as err:
         raise TileReadError(f"{href}: cannot be read as a raster ({err}).") from err
     if crs is None:
@@ -73,9 +120,6 @@ def raster_grid(href: str) -> RasterGrid:
             f"{href}: the raster has no CRS. Assign one, e.g. "
             f"`rio edit-info --crs EPSG:32647 {href}` or `da.rio.write_crs(...)`."
         )
-    if transform.b != 0 or transform.d != 0:
-        raise InputError(
-            f"{href}: rotated or skewed geotransform {tuple(transform)[:6]} is not supported; "
-            "warp it to a north-up grid first (gdalwarp)."
-        )
+    check_raster(href, dtype=grid.dtype, nbits=nbits, transform=transform, width=grid.width,
+                 height=grid.height)
     return grid

@@ -23,12 +23,14 @@ from rasterio.errors import RasterioError
 
 from minewatch.errors import (
     BandError,
-    DateError,
+    GridError,
+    InputError,
     MissingCRSError,
     TileReadError,
     UnknownSensorError,
 )
 from minewatch.io._dates import date_from_name, parse_date
+from minewatch.io._grid import check_raster
 from minewatch.io._scene import ROLE_ORDER, BandSource, MaskSource, Scene, role_sort_key
 from minewatch.io.sensors import (
     LANDSAT,
@@ -118,6 +120,7 @@ def read_header(href: str, *, require_crs: bool = True) -> Header:
                 height=src.height,
                 block_height=src.block_shapes[0][0],
             )
+            nbits = src.tags(ns="IMAGE_STRUCTURE").get("NBITS")
     except TileReadError:
         raise
     except (RasterioError, OSError) as err:
@@ -133,7 +136,27 @@ def read_header(href: str, *, require_crs: bool = True) -> Header:
             f"{href}: the raster has no CRS. Assign one, e.g. "
             f"`rio edit-info --crs EPSG:32647 {href}`, then retry."
         )
+    check_raster(href, dtype=header.dtype, nbits=nbits, transform=header.transform,
+                 width=header.width, height=header.height)
     return header
+
+
+def crs_name(crs: Any) -> str:
+    """``EPSG:32647`` when the CRS has a code, else its WKT (for messages)."""
+    if crs is None:
+        return "no CRS"
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_wkt()[:80]
+
+
+def check_same_crs(label: str, header: Header, first: Header) -> None:
+    """Raise :class:`GridError` when two files of one scene are in different CRSs."""
+    if header.crs != first.crs:
+        raise GridError(
+            f"{label}: the files of one scene must share one CRS, but {header.href} is in "
+            f"{crs_name(header.crs)} and {first.href} in {crs_name(first.crs)}; reproject "
+            f"the odd one (gdalwarp -t_srs {crs_name(first.crs)} ...) or re-download the scene."
+        )
 
 
 def _short(err: BaseException) -> str:
@@ -421,13 +444,14 @@ def s2_band_scene(
     out = []
     for name, href in role_files.items():
         header = first if href == first.href else read_header(href)
+        check_same_crs(label, header, first)
         out.append(BandSource(role=SENTINEL2.bands[name], href=href, index=1, name=name,
                               scale=SENTINEL2.scale, offset=offset,
                               nodata=header.nodata if header.nodata is not None else 0))
     out.sort(key=lambda b: role_sort_key(b.role))
     mask = None
     if "SCL" in files:
-        read_header(files["SCL"])
+        check_same_crs(label, read_header(files["SCL"]), first)
         mask = MaskSource(kind="scl", href=files["SCL"])
     scene = Scene(id=scene_id, sensor="sentinel2", bands=tuple(out), time=time, mask=mask,
                   paths=paths, properties=props)
@@ -528,9 +552,12 @@ def landsat_scene(product: str, files: Mapping[str, str], folder: Path,
     if time is None:
         time = date_from_name(product)
     out = []
+    first: Header | None = None
     for name, role in LANDSAT.bands.items():
         if name in files:
             header = read_header(files[name])
+            first = first or header
+            check_same_crs(label, header, first)
             out.append(BandSource(role=role, href=files[name], index=1, name=name,
                                   scale=LANDSAT.scale, offset=LANDSAT.offset,
                                   nodata=header.nodata if header.nodata is not None else 0))
@@ -683,7 +710,7 @@ def group_folder(folder: Path, names: Sequence[str], sensor: str | None, bands: 
         used.update(paths)
         try:
             scenes.append(build())
-        except (TileReadError, MissingCRSError, UnknownSensorError, BandError, DateError) as err:
+        except (TileReadError, InputError) as err:  # one bad file never stops a scan
             if errors is not None:
                 errors.append(err)
             skipped.append((str(folder / paths[0]) if len(paths) == 1 else

@@ -18,7 +18,7 @@ from minewatch.errors import EmptyArchiveError, InputError, MinewatchError, Mine
 from minewatch.io._grid import raster_grid
 from minewatch.io._scene import Scene
 from minewatch.io.sensors import invalid_mask
-from minewatch.io.stac import item_to_scene, read_items
+from minewatch.io.stac import read_items, require_bands
 
 __all__ = ["scan_archive"]
 
@@ -66,6 +66,10 @@ def _fractions(scene: Scene) -> tuple[float, float]:
     data = _preview(band.href, band.index, grid.shape)
     nodata = _nodata(data, band.nodata)
     nodata_fraction = float(nodata.mean())
+    from minewatch.io.tiles import check_reflectance
+
+    refl = data.astype(np.float32) * np.float32(band.scale) + np.float32(band.offset)
+    check_reflectance(np.where(nodata, np.float32(np.nan), refl), band.href, [band.role])
     cloud_fraction = np.nan
     if scene.mask is not None:
         # The mask is read (nearest) onto the band preview's shape, whatever its resolution
@@ -171,7 +175,7 @@ def scan_archive(
         scenes = []
         for item in read_items(source):
             try:
-                scenes.append(item_to_scene(item))
+                scenes.append(require_bands(item))
             except MinewatchError as err:
                 skipped.append((item.id, str(err)))
 

@@ -20,12 +20,13 @@ import pystac
 import shapely
 
 from minewatch.errors import BandError, DateError, InputError
+from minewatch.io._dates import check_not_future
 from minewatch.io._grid import raster_grid
 from minewatch.io._layouts import s2_offset
 from minewatch.io._scene import ROLE_ORDER, BandSource, MaskSource, Scene, role_sort_key
 from minewatch.io.sensors import PROFILES, SENTINEL2
 
-__all__ = ["item_to_scene", "read_items", "scene_to_item", "write_catalog"]
+__all__ = ["item_to_scene", "read_items", "require_bands", "scene_to_item", "write_catalog"]
 
 _EO_EXT = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
 _PROJ_EXT = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
@@ -93,7 +94,8 @@ def _item_time(item: pystac.Item) -> pd.Timestamp:
     if value is None:
         raise DateError(f"STAC item {item.id}: no datetime or start_datetime; cannot date it.")
     stamp = pd.Timestamp(value)
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+    stamp = stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+    return check_not_future(stamp, source=f"STAC item {item.id} datetime")
 
 
 def item_to_scene(item: pystac.Item) -> Scene:
@@ -197,6 +199,49 @@ def item_to_scene(item: pystac.Item) -> Scene:
         paths=tuple(dict.fromkeys(b.href for b in bands.values())),
         properties=properties,
     )
+
+
+#: Roles a scene of a known multispectral sensor must have to be analysed like the others.
+REQUIRED_ROLES = ("blue", "green", "red", "nir")
+#: Asset keys the public catalogues use for the required roles (for messages).
+_EXPECTED_KEYS = {
+    "sentinel2": {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08"},
+    "landsat": {"blue": "blue", "green": "green", "red": "red", "nir": "nir08"},
+    "planetscope": {"blue": "data band 1", "green": "data band 2", "red": "data band 3",
+                    "nir": "data band 4"},
+}
+
+
+def require_bands(item: pystac.Item, scene: Scene | None = None) -> Scene:
+    """The scene of ``item``, or :class:`BandError` naming the assets a known sensor lacks.
+
+    :func:`item_to_scene` keeps whatever bands an item has (``fetch`` may ask for a few); an
+    archive item of Sentinel-2, Landsat or PlanetScope without blue, green, red and NIR would
+    be analysed with fewer bands than its neighbours, so :func:`minewatch.scan_archive` skips
+    it with this reason. (:func:`minewatch.load_stack` given items directly loads the bands
+    they have.)
+
+    Examples
+    --------
+    >>> item = read_items("sample_tiles/catalog.json")[0]
+    >>> del item.assets["B08"]
+    >>> require_bands(item)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    minewatch.errors.BandError: STAC item ...: missing asset(s) for nir (B08) ...
+    """
+    scene = scene if scene is not None else item_to_scene(item)
+    if scene.sensor in _EXPECTED_KEYS:
+        missing = [r for r in REQUIRED_ROLES if r not in scene.roles]
+        if missing:
+            keys = _EXPECTED_KEYS[scene.sensor]
+            raise BandError(
+                f"STAC item {item.id}: missing asset(s) for "
+                + ", ".join(f"{r} ({keys[r]})" for r in missing)
+                + f"; the item has assets {sorted(item.assets)}. Re-fetch the item with all "
+                "bands, or drop it from the catalog."
+            )
+    return scene
 
 
 def _replace_role(band: BandSource, role: str) -> BandSource:

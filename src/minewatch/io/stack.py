@@ -32,15 +32,20 @@ from minewatch.errors import (
     DateError,
     EmptyArchiveError,
     EmptySceneWarning,
+    GridError,
     InputError,
     MinewatchWarning,
     NoOverlapError,
+    SparseSceneWarning,
 )
 from minewatch.io._grid import raster_grid
 from minewatch.io._scene import BandSource, Scene, role_sort_key
 from minewatch.io.sensors import invalid_mask
 
 __all__ = ["load_stack", "read_aoi", "scene_footprint"]
+
+#: Dates with a valid fraction above 0 but below this are kept with a SparseSceneWarning.
+SPARSE_FRACTION = 0.01
 
 _PROJ_EXT = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
 _RASTER_EXT = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
@@ -67,8 +72,14 @@ def read_aoi(aoi: AOILike, aoi_crs: Any = None) -> odc_geom.Geometry:
     Raises
     ------
     InputError
-        Empty or invalid AOI, or a file that can't be read, or a bare geometry whose coordinates
-        are not lon/lat while no ``aoi_crs`` is given.
+        Empty AOI (no feature, empty geometry, no area), a file that can't be read or has no
+        CRS, or a bare geometry whose coordinates are not lon/lat while no ``aoi_crs`` is given.
+        Messages name the AOI file.
+
+    Warns
+    -----
+    MinewatchWarning
+        An invalid (self-intersecting) polygon was repaired with :func:`shapely.make_valid`.
 
     Examples
     --------
@@ -76,6 +87,17 @@ def read_aoi(aoi: AOILike, aoi_crs: Any = None) -> odc_geom.Geometry:
     >>> read_aoi(box(98.3, 25.7, 98.32, 25.72)).crs.epsg
     4326
     """
+    return _read_aoi(aoi, aoi_crs, _aoi_label(aoi))
+
+
+def _aoi_label(aoi: AOILike) -> str:
+    """How messages name the AOI: its file, or its kind."""
+    if isinstance(aoi, str | PathLike):
+        return f"AOI file {aoi}"
+    return f"the AOI ({type(aoi).__name__})"
+
+
+def _read_aoi(aoi: AOILike, aoi_crs: Any, label: str) -> odc_geom.Geometry:
     if isinstance(aoi, odc_geom.Geometry):
         geometry = aoi
     elif isinstance(aoi, str | PathLike):
@@ -86,14 +108,14 @@ def read_aoi(aoi: AOILike, aoi_crs: Any = None) -> odc_geom.Geometry:
             raise InputError(f"{path}: cannot be read as a vector AOI file ({err}).") from err
         if frame.crs is None:
             raise InputError(f"{path}: the AOI file has no CRS; set one (e.g. in QGIS) and retry.")
-        return read_aoi(frame, None)
+        return _read_aoi(frame, None, label)
     elif isinstance(aoi, gpd.GeoDataFrame | gpd.GeoSeries):
         if aoi.crs is None:
             raise InputError(
-                "The AOI GeoDataFrame has no CRS; call .set_crs(...) on it first."
+                f"{label[0].upper()}{label[1:]} has no CRS; call .set_crs(...) on it first."
             )
-        if len(aoi) == 0:
-            raise InputError("The AOI GeoDataFrame is empty.")
+        if len(aoi) == 0 or aoi.geometry.isna().all():
+            raise InputError(f"{label[0].upper()}{label[1:]} is empty: it has no geometry.")
         union = shapely.union_all(np.asarray(aoi.geometry.values))
         geometry = odc_geom.Geometry(union, crs=aoi.crs)
     else:
@@ -112,16 +134,30 @@ def read_aoi(aoi: AOILike, aoi_crs: Any = None) -> odc_geom.Geometry:
                     "pass aoi_crs= (e.g. 'EPSG:32647') or a GeoDataFrame with its CRS."
                 )
         geometry = odc_geom.Geometry(shape, crs=crs)
+    cap = label[0].upper() + label[1:]
     if geometry.geom.is_empty:
-        raise InputError("The AOI is empty.")
-    if geometry.geom.area == 0:
-        raise InputError("The AOI has no area (a point or a line); buffer it first.")
+        raise InputError(f"{cap} is empty.")
+    if geometry.geom.is_valid and geometry.geom.area == 0:
+        raise InputError(f"{cap} has no area (a point or a line); buffer it first.")
     if not geometry.geom.is_valid:
-        # Self-intersections from hand-drawn polygons: repair instead of failing.
+        # Self-intersections from hand-drawn polygons: repair (and say so) instead of failing.
+        reason = shapely.is_valid_reason(geometry.geom)
         fixed = shapely.make_valid(geometry.geom)
+        if not isinstance(fixed, shapely.Polygon | shapely.MultiPolygon):
+            # make_valid may return a collection holding lines: keep the polygonal parts
+            parts = [g for g in getattr(fixed, "geoms", [fixed])
+                     if isinstance(g, shapely.Polygon | shapely.MultiPolygon)]
+            fixed = shapely.union_all(parts) if parts else shapely.Polygon()
         if fixed.is_empty or fixed.area == 0:
-            reason = shapely.is_valid_reason(geometry.geom)
-            raise InputError(f"The AOI geometry is invalid and cannot be repaired: {reason}.")
+            raise InputError(f"{cap} is invalid ({reason}) and has no area once repaired (a "
+                             "point, a line or a degenerate polygon); redraw or buffer it.")
+        warnings.warn(
+            f"{cap} was invalid ({reason}); repaired with shapely.make_valid: "
+            f"{geometry.geom.area:.6g} → {fixed.area:.6g} square CRS units. Check the result, "
+            "or fix the polygon (e.g. QGIS 'Fix geometries').",
+            MinewatchWarning,
+            stacklevel=3,
+        )
         geometry = odc_geom.Geometry(fixed, crs=geometry.crs)
     return geometry
 
@@ -174,7 +210,8 @@ def _load_item(scene: Scene) -> pystac.Item:
     if scene.time is None:
         raise DateError(
             f"{scene.id}: no acquisition date could be found for this scene "
-            f"({', '.join(scene.paths) or 'no path'}); put YYYYMMDD in its file name."
+            f"({', '.join(scene.paths) or 'no path'}); put YYYYMMDD in its file name (dates "
+            "before 1972-07-23 or after tomorrow are not taken as acquisition dates)."
         )
     assets: dict[str, pystac.Asset] = {}
 
@@ -199,6 +236,15 @@ def _load_item(scene: Scene) -> pystac.Item:
             },
         )
 
+    first = raster_grid(scene.bands[0].href)
+    for href in [b.href for b in scene.bands] + ([scene.mask.href] if scene.mask else []):
+        other = raster_grid(href)
+        if other.crs != first.crs:
+            raise GridError(
+                f"{scene.id}: the files of one scene must share one CRS, but {href} is in "
+                f"{_crs_name(other.crs)} and {scene.bands[0].href} in {_crs_name(first.crs)}; "
+                "reproject the odd one (gdalwarp -t_srs ...) or re-download the scene."
+            )
     for band in scene.bands:
         assets[band.role] = _asset(band.href, band.index, band.nodata)
     if scene.mask is not None:
@@ -223,6 +269,11 @@ def _load_item(scene: Scene) -> pystac.Item:
     for key, asset in assets.items():
         item.add_asset(key, asset)
     return item
+
+
+def _crs_name(crs: CRS) -> str:
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_wkt()[:80]
 
 
 def _absolute(href: str) -> str:
@@ -251,6 +302,8 @@ def _to_reflectance(dn: xr.DataArray, band: BandSource) -> xr.DataArray:
     refl = dn.astype(np.float32) * np.float32(band.scale) + np.float32(band.offset)
     if band.nodata is not None and not np.isnan(band.nodata):
         refl = refl.where(dn != band.nodata)
+    if np.issubdtype(dn.dtype, np.floating):
+        refl = refl.where(~np.isinf(refl))  # ±inf is no reflectance: invalid (NaN)
     return refl.astype(np.float32)
 
 
@@ -385,8 +438,9 @@ def load_stack(
         Mask clouds, shadows, cirrus and snow from SCL / QA_PIXEL / UDM2 when present.
     skip_empty
         Drop time steps with no valid pixel over the AOI, warning with
-        :class:`~minewatch.errors.EmptySceneWarning`. This computes a per-date valid count
-        (reads one band); pass ``False`` to keep the result fully lazy.
+        :class:`~minewatch.errors.EmptySceneWarning`; keep those with less than 1 % valid
+        pixels, warning with :class:`~minewatch.errors.SparseSceneWarning`. This computes a
+        per-date valid count (reads one band); pass ``False`` to keep the result fully lazy.
     aoi_crs
         CRS of a bare shapely ``aoi`` when it is not lon/lat.
 
@@ -402,7 +456,10 @@ def load_stack(
     EmptyArchiveError
         No scene given.
     NoOverlapError
-        No scene overlaps the AOI (the message lists the scenes and their extents).
+        No scene overlaps the AOI (the message names the AOI, its bounds, the archive's extent
+        and the scenes' extents).
+    GridError
+        The files of one scene are in different CRSs (scenes in different CRSs are fine).
 
     Examples
     --------
@@ -431,14 +488,16 @@ def load_stack(
         fp = footprints[s.id]
         (overlapping if fp.intersects(area.to_crs(fp.crs)) else outside).append(s)
     if not overlapping:
-        extents = "; ".join(
-            f"{s.id} {tuple(round(v, 4) for v in footprints[s.id].to_crs(4326).boundingbox)}"
-            for s in scene_list[:5]
-        )
+        boxes = {s.id: footprints[s.id].to_crs(4326).boundingbox for s in scene_list}
+        extents = "; ".join(f"{sid} {tuple(round(v, 4) for v in box)}"
+                            for sid, box in list(boxes.items())[:5])
+        whole = (min(b[0] for b in boxes.values()), min(b[1] for b in boxes.values()),
+                 max(b[2] for b in boxes.values()), max(b[3] for b in boxes.values()))
         aoi_box = tuple(round(v, 4) for v in area.to_crs(4326).boundingbox)
         raise NoOverlapError(
-            f"No scene overlaps the AOI (lon/lat bounds {aoi_box}). Scene extents: {extents}. "
-            "Check the AOI's CRS and that the archive covers it."
+            f"No scene overlaps {_aoi_label(aoi)}: AOI lon/lat bounds {aoi_box}, archive "
+            f"extent {tuple(round(v, 4) for v in whole)} ({len(scene_list)} scene(s)). Scene "
+            f"extents: {extents}. Check the AOI's CRS and that the archive covers it."
         )
     if outside:
         warnings.warn(
@@ -499,6 +558,21 @@ def load_stack(
                 stacklevel=2,
             )
             stack = stack.isel(time=~empty)
+        sparse = (valid.values > 0) & (valid.values < SPARSE_FRACTION)
+        if sparse.any():
+            kept = ", ".join(
+                f"{sid} ({pd.Timestamp(t).date()}, {100 * f:.2g}% valid)"
+                for sid, t, f in zip(valid["scene_id"].values[sparse],
+                                     valid["time"].values[sparse], valid.values[sparse],
+                                     strict=True)
+            )
+            warnings.warn(
+                f"Almost no valid pixel over the AOI (< {100 * SPARSE_FRACTION:g}% observed), "
+                f"kept: {kept}. Their valid_fraction says so; pools and sites outside the valid "
+                "pixels are unobserved on those dates, not absent.",
+                SparseSceneWarning,
+                stacklevel=2,
+            )
     else:
         skipped = []
     stack.name = "reflectance"

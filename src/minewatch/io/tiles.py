@@ -29,6 +29,7 @@ from rasterio.windows import Window
 from minewatch.errors import (
     BandError,
     InputError,
+    ReflectanceError,
     TileReadError,
     UnknownSensorError,
 )
@@ -340,9 +341,40 @@ def _to_reflectance(dn: np.ndarray, scale: float, offset: float, nodata: float |
         out += np.float32(offset)
     if nodata is not None and not np.isnan(nodata):
         np.copyto(out, np.float32(np.nan), where=dn == dn.dtype.type(nodata))
-    elif np.issubdtype(dn.dtype, np.floating):
-        pass  # NaN stays NaN
+    if np.issubdtype(dn.dtype, np.floating):
+        # NaN stays NaN; ±inf (and float64 beyond float32) is no reflectance: invalid, NaN
+        np.copyto(out, np.float32(np.nan), where=np.isinf(out))
     return out
+
+
+#: Median reflectance above which a band is not surface reflectance (wrong scale or product).
+MAX_MEDIAN_REFLECTANCE = 2.0
+
+
+def check_reflectance(data: np.ndarray, label: str, roles: Sequence[str] | None = None) -> None:
+    """Raise :class:`ReflectanceError` when a band's median is far above reflectance's 0–1.
+
+    Looks at a strided sample (at most ~65,000 pixels per band), so it costs little. Clouds and
+    snow are below 1.2 in surface reflectance; a median above :data:`MAX_MEDIAN_REFLECTANCE`
+    means digital numbers of another product (Level-1, radiance) or a wrong ``scale``.
+    """
+    if data.ndim == 2:
+        data = data[np.newaxis]
+    step = max(1, int(np.ceil(np.sqrt(data.shape[-2] * data.shape[-1] / 65536))))
+    sample = data[..., ::step, ::step].reshape(data.shape[0], -1)
+    for i, band in enumerate(sample):
+        finite = band[np.isfinite(band)]
+        if finite.size == 0:
+            continue
+        median = float(np.median(finite))
+        if median > MAX_MEDIAN_REFLECTANCE:
+            name = f"band {roles[i]!r}" if roles is not None else f"band {i + 1}"
+            raise ReflectanceError(
+                f"{label}: {name} has a median of {median:.3g} after scaling, which is not "
+                "surface reflectance (0–1): the file holds other digital numbers (Level-1, "
+                "radiance) or needs another scale. Pass sensor= for a known product, or convert "
+                "it to reflectance × 10000 (uint16)."
+            )
 
 
 def _normalise_chunks(chunks: ChunksArg) -> tuple[int, int] | None:
@@ -411,6 +443,10 @@ def read_scene(scene: Scene, chunks: ChunksArg = None, *, mask_clouds: bool = Tr
     ------
     TileReadError
         Pixels can't be read (truncated/corrupt file); on the lazy path at compute time.
+    GridError
+        The files of the scene are not all in one CRS.
+    ReflectanceError
+        Eager reads only: a band's median is above 2 after scaling (not reflectance).
 
     Examples
     --------
@@ -423,6 +459,8 @@ def read_scene(scene: Scene, chunks: ChunksArg = None, *, mask_clouds: bool = Tr
     headers = {h: lay.read_header(h) for h in {b.href for b in scene.bands}}
     finest = min(scene.bands, key=lambda b: abs(headers[b.href].transform.a))
     head = headers[finest.href]
+    for header in headers.values():
+        lay.check_same_crs(scene.id, header, head)
     grid = _Grid(head.crs, head.transform, head.height, head.width)
     env = _env()
     chunk_yx = _normalise_chunks(chunks)
@@ -440,6 +478,7 @@ def read_scene(scene: Scene, chunks: ChunksArg = None, *, mask_clouds: bool = Tr
     mask_src = None
     if mask_clouds and scene.mask is not None:
         mhead = lay.read_header(scene.mask.href)
+        lay.check_same_crs(scene.id, mhead, head)
         indexes = (list(range(1, mhead.count + 1)) if scene.mask.kind == "udm2"
                    else [scene.mask.index])
         mask_src = _Source(scene.mask.href, indexes, mhead, grid, None, env)
@@ -455,6 +494,7 @@ def read_scene(scene: Scene, chunks: ChunksArg = None, *, mask_clouds: bool = Tr
             invalid = invalid_mask(kind, _squeeze_mask(kind, mask_src.read()))
             for i in range(len(roles)):
                 np.copyto(data[i], np.float32(np.nan), where=invalid)
+        check_reflectance(data, ";".join(scene.paths) or scene.id, roles)
     else:
         import dask.array as da
 
@@ -548,6 +588,11 @@ def open_tile(
     ------
     TileReadError, MissingCRSError, UnknownSensorError, BandError, DateError
         See :func:`resolve_scene`; ``TileReadError`` also for truncated pixels.
+    GridError
+        Rotated/skewed geotransform, no pixels, or the files of a scene in different CRSs.
+    ReflectanceError
+        Complex, int8 or 1-bit bands; eager reads also when a band's median is above 2 after
+        scaling (see ``docs/errors.md``). ±inf pixels are read as NaN (invalid).
 
     Examples
     --------
