@@ -13,7 +13,10 @@ from minewatch.detect import detect_clearings, detect_pools, train_pool_model
 from minewatch.errors import MinewatchError, MinewatchWarning
 from minewatch.evaluate import evaluate
 from minewatch.io import load_stack, open_tile, scan_archive
+from minewatch.change import change_areas, change_map, change_polygons, write_change
+from minewatch.pipeline import Analysis, analyze, verify
 from minewatch.sites import group_sites
+from minewatch.timeseries import site_timeseries
 
 try:
     __version__ = version("minewatch")
@@ -36,6 +39,17 @@ __all__ = [
     "train_pool_model",
     # sites
     "group_sites",
+    # change
+    "change_map",
+    "change_polygons",
+    "change_areas",
+    "write_change",
+    # time series
+    "site_timeseries",
+    # the whole job
+    "Analysis",
+    "analyze",
+    "verify",
     # meta
     "__version__",
 ]

@@ -365,6 +365,39 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
     return pools_out, clear_out, np.stack(valid_out), done
 
 
+def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None) -> xr.DataArray:
+    """Per-pixel first date seen cleared over the series (for the first date's change map)."""
+    from minewatch.detect import first_bare_date
+
+    times = stack["time"].values.astype("datetime64[ns]")
+    like = stack.isel(time=0, band=0, drop=True)
+    key = _key(_CACHE_VERSION, "first_seen", cfg.clearings.__class__.__name__,
+               cfg.to_dict(), [str(v) for v in stack["scene_id"].values], list(map(str, times)),
+               str(stack.rio.crs), list(stack.rio.transform())[:6])[:16]
+    path = cache / f"first_seen-{key}.tif" if cache is not None else None
+    if path is not None and path.exists():
+        with rasterio.open(path) as src:
+            index = src.read(1).astype(np.int64)
+    else:
+        first = first_bare_date(stack, cfg.clearings)
+        values = first.values.astype("datetime64[ns]")
+        index = np.full(values.shape, -1, dtype=np.int64)
+        for i, when in enumerate(times):
+            index[values == when] = i
+        if path is not None:
+            from minewatch.io.write import atomic_path
+
+            profile = {"driver": "GTiff", "width": index.shape[1], "height": index.shape[0],
+                       "count": 1, "dtype": "int16", "crs": stack.rio.crs,
+                       "transform": stack.rio.transform(), "compress": "deflate"}
+            with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(index.astype("int16"), 1)
+    values = np.where(index >= 0, times[np.clip(index, 0, None)], np.datetime64("NaT", "ns"))
+    out = like.copy(data=values)
+    out.name = "first_seen"
+    return out.rio.write_crs(stack.rio.crs)
+
+
 # --------------------------------------------------------------------------------------------
 # analyze
 # --------------------------------------------------------------------------------------------
@@ -523,7 +556,7 @@ def analyze(
     result_files: list[Path] = []
     if out is not None:
         t0 = time.perf_counter()
-        result_files += _write_layout(out, tracks, series, table, valid, stack, notes)
+        result_files += _write_layout(out, tracks, series, table, valid, stack, cfg)
         timings["write_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
     if len(days) < 2:
@@ -581,7 +614,8 @@ def _scene_table(scenes: gpd.GeoDataFrame, chosen: str, used_ids: set[str], empt
 
 
 def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFrame,
-                  valid: xr.DataArray, stack: xr.DataArray, notes: list[str]) -> list[Path]:
+                  valid: xr.DataArray, stack: xr.DataArray, cfg: DetectionConfig
+                  ) -> list[Path]:
     from minewatch.change import change_map, write_change
 
     files: list[Path] = []
@@ -600,13 +634,16 @@ def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFr
         files.append(_write_rgb(scene, out / "imagery" / f"{_day(days[t])}_rgb.tif"))
     if len(days) >= 2:
         pairs = [(days[0], days[-1]), *itertools.pairwise(days)]
+        first_seen = _first_seen(stack, cfg, out / "cache")
         for before, after in dict.fromkeys(pairs):
-            change = change_map(tracks.pools, tracks.clearings, valid, before, after)
+            change = change_map(tracks.pools, tracks.clearings, valid, before, after,
+                                first_seen=first_seen)
             tif, gpkg = write_change(change, out / "change" / f"{_day(before)}_{_day(after)}.tif")
             files += [tif, gpkg]
-            areas = tif.with_name(tif.stem + "_areas.csv")
-            if areas.exists():
-                files.append(areas)
+            for extra in (tif.with_name(tif.stem + "_areas.csv"),
+                          tif.with_name(tif.name + ".aux.xml")):
+                if extra.exists():
+                    files.append(extra)
     return files
 
 
