@@ -18,6 +18,8 @@ import pandas as pd
 import pytest
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
 from minewatch.errors import ConfigError, InputError
@@ -455,3 +457,104 @@ def test_sites_in_a_geographic_crs_split_the_same_without_warning():
         warnings.simplefilter("error")
         got = site_timeseries(geographic, regions=regions_4326())
     pd.testing.assert_frame_equal(got, site_timeseries(tracks, regions=regions_4326()))
+
+
+# ------------------------------------------------------------------------ random worlds
+
+
+def _naive(tracks: Tracks, freq: str | None) -> pd.DataFrame:
+    """Reference: the documented rules as plain loops (no low band)."""
+    dates = sorted(tracks.dates)
+    unit = {d: (d if freq is None else pd.Period(d, freq=freq)) for d in dates}
+    eligible = {r.site_id: bool(r.persistent or r.provisional)
+                for r in tracks.sites.itertuples()}
+    first = dict(zip(tracks.sites["site_id"], tracks.sites["first_seen"], strict=True))
+    pools = {k: g["n_pools"].sum() for k, g in tracks.pools.groupby(["site_id", "date"])}
+    clear = {k: g["area_m2"].sum() for k, g in tracks.clearings.groupby(["site_id", "date"])}
+    # per site and unit: the rows present, in date order
+    present: dict[tuple, list] = {}
+    for sid, h in tracks.history.sort_values("date").groupby("site_id"):
+        last_obs = None
+        for r in h.itertuples():
+            if r.status != "unobserved":
+                last_obs = (r.date, r.status)
+            if last_obs is None or last_obs[1] not in ("new", "active", "expanded"):
+                continue
+            present.setdefault((sid, unit[r.date]), []).append(
+                (r.date, last_obs[0], r.status == "unobserved"))
+    rows = []
+    for u in dict.fromkeys(unit.values()):
+        out = dict.fromkeys(("sites", "pools", "cleared_area_m2", "new_sites",
+                             "sites_unobserved", "sites_high", "pools_high",
+                             "cleared_area_m2_high"), 0)
+        for (sid, uu), items in present.items():
+            if uu != u:
+                continue
+            src = items[-1][1]
+            p, c = pools.get((sid, src), 0), clear.get((sid, src), 0.0)
+            out["sites_high"] += 1
+            out["pools_high"] += p
+            out["cleared_area_m2_high"] += c
+            if eligible[sid]:
+                out["sites"] += 1
+                out["pools"] += p
+                out["cleared_area_m2"] += c
+                out["new_sites"] += int(unit.get(first[sid]) == u)
+                out["sites_unobserved"] += int(all(it[2] for it in items))
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+@st.composite
+def random_tracks(draw) -> Tracks:
+    n_dates = draw(st.integers(1, 6))
+    days = sorted(draw(st.lists(st.integers(0, 700), min_size=n_dates, max_size=n_dates,
+                                unique=True)))
+    dates = [pd.Timestamp("2021-01-01") + pd.Timedelta(days=d) for d in days]
+    n_sites = draw(st.integers(0, 6))
+    sites, history, prow, crow = [], [], [], []
+    for i in range(n_sites):
+        sid = f"S{i + 1:04d}"
+        start = draw(st.integers(0, n_dates - 1))
+        later = draw(st.lists(st.sampled_from(["active", "expanded", "inactive", "unobserved"]),
+                              min_size=n_dates - 1 - start, max_size=n_dates - 1 - start))
+        statuses = ["new", *later]
+        flag = draw(st.sampled_from(["persistent", "provisional", "neither"]))
+        sites.append({"site_id": sid, "first_seen": dates[start],
+                      "persistent": flag == "persistent", "provisional": flag == "provisional",
+                      "geometry": Point(X0 + 100 * i, Y0).buffer(20)})
+        for d, s in zip(dates[start:], statuses, strict=True):
+            history.append({"site_id": sid, "date": d, "status": s})
+            if s in ("new", "active", "expanded"):
+                for _ in range(draw(st.integers(0, 3))):
+                    prow.append({"site_id": sid, "date": d, "n_pools": draw(st.integers(1, 3)),
+                                 "confidence": draw(st.floats(0.0, 1.0))})
+                for _ in range(draw(st.integers(0, 2))):
+                    crow.append({"site_id": sid, "date": d,
+                                 "kind": draw(st.sampled_from(["mining", "unknown"])),
+                                 "area_m2": float(draw(st.integers(100, 5000)))})
+    empty = {"site_id": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns]")}
+    return Tracks(
+        sites=gpd.GeoDataFrame(sites or {"site_id": [], "first_seen": [], "persistent": [],
+                                         "provisional": []},
+                               geometry=None if sites else [], crs=UTM),
+        history=pd.DataFrame(history or {**empty, "status": pd.Series(dtype=object)}),
+        pools=pd.DataFrame(prow or {**empty, "n_pools": pd.Series(dtype=int),
+                                    "confidence": pd.Series(dtype=float)}),
+        clearings=pd.DataFrame(crow or {**empty, "kind": pd.Series(dtype=object),
+                                        "area_m2": pd.Series(dtype=float)}),
+        dates=dates)
+
+
+@settings(max_examples=40, deadline=None)
+@given(tracks=random_tracks(), freq=st.sampled_from([None, "M", "Q", "Y"]))
+def test_random_worlds_follow_the_documented_rules(tracks, freq):
+    table = site_timeseries(tracks, freq=freq, n_draws=50)
+    expected = _naive(tracks, freq)
+    for c in expected.columns:
+        np.testing.assert_allclose(table[c].to_numpy(dtype=float),
+                                   expected[c].to_numpy(dtype=float), err_msg=c)
+    for name in ("sites", "pools", "cleared_area_m2"):
+        assert (table[f"{name}_low"] <= table[name]).all()
+        assert (table[name] <= table[f"{name}_high"]).all()
+    assert (table["sites_unobserved"] <= table["sites"]).all()
