@@ -3,7 +3,8 @@
 Each takes a reflectance cube with a ``band`` coordinate of roles (as returned by
 :func:`minewatch.open_tile` / :func:`minewatch.load_stack`; extra leading dims such as
 ``time`` are fine) and returns a float32 DataArray without the ``band`` dimension, CRS kept,
-NaN as nodata. Nothing computes: dask inputs give dask outputs.
+NaN as nodata. ±inf in a band is invalid: the index is NaN there, never ±inf. Nothing
+computes: dask inputs give dask outputs.
 
 =================  =========================================  ==============================
 index              formula                                    needs
@@ -60,8 +61,12 @@ def _bands(reflectance: xr.DataArray, *roles: str, index: str) -> list[xr.DataAr
 
 
 def _finish(out: xr.DataArray, like: xr.DataArray, name: str) -> xr.DataArray:
-    """float32, name, CRS and NaN nodata re-set (xarray arithmetic drops attrs)."""
+    """float32, ±inf → NaN, name, CRS and NaN nodata re-set (xarray arithmetic drops attrs).
+
+    ±inf in a band (a float file holding inf) or from overflow is never a value: NaN.
+    """
     out = out.astype(np.float32)
+    out = out.where(~np.isinf(out))
     out.name = name
     out.attrs = {"long_name": name, "units": "1"}
     if like.rio.crs is not None:
@@ -151,8 +156,9 @@ def _rgb_max_min(reflectance: xr.DataArray, index: str):
 def saturation(reflectance: xr.DataArray) -> xr.DataArray:
     """HSV saturation (max − min) / max of red, green, blue, 0–1 (0 for grey and black)."""
     *_, high, low = _rgb_max_min(reflectance, "saturation")
-    return _finish(((high - low) / high.where(high > 0)).fillna(0).where(high.notnull()),
-                   reflectance, "saturation")
+    # 0 for black (max = 0); NaN where a band is NaN or ±inf (inf / inf is NaN, not 0)
+    sat = ((high - low) / high).where(high > 0, 0)
+    return _finish(sat.where(np.isfinite(high) & np.isfinite(low)), reflectance, "saturation")
 
 
 def hue(reflectance: xr.DataArray) -> xr.DataArray:
@@ -170,7 +176,7 @@ def hue(reflectance: xr.DataArray) -> xr.DataArray:
     0.5
     """
     red, green, blue, high, low = _rgb_max_min(reflectance, "hue")
-    span = (high - low).where(high > low)
+    span = (high - low).where((high > low) & np.isfinite(high) & np.isfinite(low))
     # The piecewise HSV formula (as in skimage.color.rgb2hsv), written with xarray so that it
     # stays lazy on dask and keeps coordinates; skimage's version needs an (..., 3) ndarray.
     h_red = ((green - blue) / span) % 6

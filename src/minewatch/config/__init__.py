@@ -128,8 +128,10 @@ class DetectionConfig:
         source = Path(path)
         try:
             data = tomllib.loads(source.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as err:
-            raise ConfigError(f"{source}: cannot read the settings file ({err}).") from err
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise ConfigError(f"{source}: cannot read the settings file ({err}); write it as "
+                              "UTF-8 TOML (DetectionConfig.preset(...).to_toml(path) writes a "
+                              "template).") from err
         try:
             return cls.from_dict(data)
         except ConfigError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import types
 import typing
@@ -75,7 +76,8 @@ def check_fields(obj: Any) -> None:
         value = getattr(obj, f.name)
         if not _type_ok(value, hints[f.name]):
             raise ConfigError(
-                f"{name}.{f.name} = {value!r} has the wrong type: expected {hints[f.name]}."
+                f"{name}.{f.name} = {value!r} has the wrong type ({type(value).__name__}): "
+                f"expected {_type_name(hints[f.name])}."
             )
         low, high = f.metadata.get("low"), f.metadata.get("high")
         choices = f.metadata.get("choices")
@@ -85,7 +87,8 @@ def check_fields(obj: Any) -> None:
         for v in numbers:
             if not isinstance(v, int | float) or isinstance(v, bool):
                 continue
-            if math.isnan(v) or (low is not None and v < low) or (high is not None and v > high):
+            if not math.isfinite(v) or (low is not None and v < low) or (
+                    high is not None and v > high):
                 allowed = " ≤ ".join(
                     p for p in (str(low) if low is not None else "", "value",
                                 str(high) if high is not None else "") if p
@@ -93,6 +96,21 @@ def check_fields(obj: Any) -> None:
                 raise ConfigError(
                     f"{name}.{f.name} = {value!r} is out of range: allowed {allowed}."
                 )
+
+
+def _type_name(annotation: Any) -> str:
+    """``float``, ``int or None``, ``tuple of str``: a type hint as a reader writes it."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(annotation))
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_type_name(args[0])}"
+        return f"a list of {len(args)} ({', '.join(_type_name(a) for a in args)})"
+    if annotation is type(None):
+        return "None (leave the key out)"
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def to_mapping(obj: Any) -> dict[str, Any]:
@@ -123,8 +141,11 @@ def from_mapping(cls: type, data: Mapping[str, Any], *, where: str = "") -> Any:
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(known))
     if unknown:
+        guesses = {u: difflib.get_close_matches(str(u), list(known), n=1) for u in unknown}
+        hint = "".join(f" Did you mean {g[0]!r} for {u!r}?" for u, g in guesses.items() if g)
         raise ConfigError(
             f"{where or cls.__name__}: unknown setting(s) {unknown}; known: {sorted(known)}."
+            + hint
         )
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
