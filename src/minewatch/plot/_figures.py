@@ -103,8 +103,17 @@ def write_figures(out_dir: str | PathLike[str], formats: Sequence[str] = ("png",
 
     Examples
     --------
-    >>> write_figures("out/analysis", formats=("png", "pdf"))  # doctest: +SKIP
-    [PosixPath('out/analysis/figures/site_map.png'), ...]
+    A folder with only a manifest and a time series gets only the time series:
+
+    >>> import json, pathlib, tempfile
+    >>> import pandas as pd
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (out / "manifest.json").write_text(json.dumps({"sensor": "sentinel2"}))
+    >>> pd.DataFrame({"date": ["2023-01-18", "2024-01-22"], "sites": [2, 3],
+    ...               "pools": [9, 19], "cleared_area_m2": [1.0e5, 2.7e5]}
+    ...              ).to_csv(out / "timeseries.csv", index=False)
+    >>> [p.name for p in write_figures(out, formats=("png", "svg"), dpi=50)]
+    ['timeseries.png', 'timeseries.svg']
     """
     import matplotlib.pyplot as plt
 

@@ -242,7 +242,7 @@ def add_graticule(ax: Axes, crs: CRS, *, fontsize: float = SMALL_PT, lines: bool
     >>> add_graticule(ax, CRS("EPSG:32647"))
     >>> fig.canvas.draw()
     >>> [t.get_text() for t in ax.get_xticklabels()][:2]
-    ['98.27°E', '98.28°E']
+    ['98.275°E', '98.280°E']
     >>> plt.close(fig)
     """
     x_loc = _DegreeLocator(crs, "x", fontsize)

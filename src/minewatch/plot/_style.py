@@ -225,7 +225,11 @@ def save_figure(fig: Figure, path: str | PathLike[str], size: str | Sequence[flo
     metadata = {"png": {"Software": "minewatch"}, "pdf": {"Creator": "minewatch",
                                                          "CreationDate": None},
                 "svg": {"Creator": "minewatch", "Date": None}}[fmt]
-    with atomic_path(target) as tmp:
+    import matplotlib as mpl
+
+    # Text stays text: TrueType (Type 42) fonts in PDFs, <text> elements in SVGs, so that
+    # designers can edit labels and journals accept the fonts.
+    with mpl.rc_context({"pdf.fonttype": 42, "svg.fonttype": "none"}), atomic_path(target) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
     return target
 
