@@ -10,6 +10,8 @@ one call (sorted by centroid y, then x).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from os import PathLike
 
 import geopandas as gpd
@@ -21,9 +23,18 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from minewatch.config._sites import SiteConfig
-from minewatch.errors import InputError
+from minewatch.errors import DateError, InputError, MissingCRSError
 
-__all__ = ["SITE_COLUMNS", "group_sites"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "HISTORY_COLUMNS",
+    "SITE_COLUMNS",
+    "STATUSES",
+    "TRACK_COLUMNS",
+    "SiteTracks",
+    "group_sites",
+    "track_sites",
+]
 
 #: Columns of the site table, in order (``geometry`` last).
 SITE_COLUMNS: tuple[str, ...] = (
@@ -84,6 +95,45 @@ def _load_regions(regions: gpd.GeoDataFrame | str | PathLike, region_column: str
         raise InputError(f"regions have no column {region_column!r}; columns are "
                          f"{list(regions.columns)}.")
     return regions, region_column
+
+
+def _region_of(sites: gpd.GeoDataFrame, regions: gpd.GeoDataFrame | str | PathLike,
+               region_column: str | None, geoms: gpd.GeoSeries, crs: CRS | None) -> pd.Series:
+    """Name of the region holding each site's centroid (``lon``/``lat`` columns), or None."""
+    regions, column = _load_regions(regions, region_column)
+    own_crs, own_bounds = regions.crs, regions.total_bounds
+    regions = regions.to_crs(crs) if crs is not None else regions
+    if len(geoms) and not regions.intersects(shapely.box(*geoms.total_bounds)).any():
+        raise InputError(
+            f"regions (bounds {_fmt(own_bounds)} in {own_crs.to_string()}) do not overlap "
+            f"the pools and clearings (bounds {_fmt(geoms.to_crs(own_crs).total_bounds)} in "
+            f"the same CRS); check that the region file covers the area and that its CRS "
+            f"is right.")
+    if not len(sites):
+        return pd.Series([], index=sites.index, dtype=object)
+    cent = gpd.GeoDataFrame(geometry=gpd.points_from_xy(
+        sites["lon"], sites["lat"], crs="EPSG:4326")).to_crs(crs)
+    hit = gpd.sjoin(cent, regions[[column, regions.geometry.name]], how="left",
+                    predicate="within")
+    hit = hit[~hit.index.duplicated(keep="first")]
+    return pd.Series([None if pd.isna(v) else v for v in hit[column]], index=sites.index,
+                     dtype=object)
+
+
+def _cluster(geoms: np.ndarray, distance_m: float) -> tuple[int, np.ndarray, np.ndarray]:
+    """Connected groups of geometries within ``distance_m`` (spatial index, sparse graph).
+
+    Returns the number of groups, the group label of each geometry and each group's convex hull.
+    """
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="dwithin", distance=distance_m)
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)),
+                       shape=(len(geoms), len(geoms)))
+    n_groups, labels = connected_components(graph, directed=False)
+    by_group = np.argsort(labels, kind="stable")  # geometrycollections wants sorted indices
+    hulls = shapely.convex_hull(shapely.geometrycollections(
+        geoms[by_group], indices=labels[by_group]))
+    return n_groups, labels, hulls
 
 
 def group_sites(
@@ -172,14 +222,7 @@ def group_sites(
             SITE_COLUMNS[:-1], (object, int, float, float, float, float, object), strict=True)},
             geometry=gpd.GeoSeries([], crs=crs))
     else:
-        left, right = geoms.sindex.query(geoms, predicate="dwithin",
-                                         distance=config.linking_distance_m)
-        graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)),
-                           shape=(len(geoms), len(geoms)))
-        n_sites, labels = connected_components(graph, directed=False)
-        by_site = np.argsort(labels, kind="stable")  # geometrycollections wants sorted indices
-        hulls = shapely.convex_hull(shapely.geometrycollections(
-            geoms.to_numpy()[by_site], indices=labels[by_site]))
+        n_sites, labels, hulls = _cluster(geoms.to_numpy(), config.linking_distance_m)
         centroids = shapely.centroid(hulls)
         cx, cy = shapely.get_x(centroids), shapely.get_y(centroids)
         order = np.lexsort((cx, cy))  # y first, then x
@@ -204,24 +247,7 @@ def group_sites(
         clearings = clearings.assign(site_id=member_ids[n_p:])
 
     if regions is not None:
-        regions, column = _load_regions(regions, region_column)
-        own_crs, own_bounds = regions.crs, regions.total_bounds
-        regions = regions.to_crs(crs) if crs is not None else regions
-        if len(geoms) and not regions.intersects(shapely.box(*geoms.total_bounds)).any():
-            raise InputError(
-                f"regions (bounds {_fmt(own_bounds)} in {own_crs.to_string()}) do not overlap "
-                f"the pools and clearings (bounds {_fmt(geoms.to_crs(own_crs).total_bounds)} in "
-                f"the same CRS); check that the region file covers the area and that its CRS "
-                f"is right.")
-        if len(sites):
-            cent = gpd.GeoDataFrame(geometry=gpd.points_from_xy(
-                sites["lon"], sites["lat"], crs="EPSG:4326")).to_crs(crs)
-            hit = gpd.sjoin(cent, regions[[column, regions.geometry.name]],
-                            how="left", predicate="within")
-            hit = hit[~hit.index.duplicated(keep="first")]
-            sites["region"] = pd.Series(
-                [None if pd.isna(v) else v for v in hit[column]], index=sites.index,
-                dtype=object)
+        sites["region"] = _region_of(sites, regions, region_column, geoms, crs)
     sites = sites[list(SITE_COLUMNS)]
     if return_members:
         if "site_id" not in pools.columns:
@@ -229,3 +255,531 @@ def group_sites(
             clearings = clearings.assign(site_id=pd.Series(dtype=object))
         return sites, pools, clearings
     return sites
+
+
+# =========================================================================== tracking
+
+#: Statuses of a site on a date (``SiteTracks.history["status"]``).
+STATUSES: tuple[str, ...] = ("new", "active", "expanded", "inactive", "unobserved")
+
+#: Columns of ``SiteTracks.sites``, in order (``geometry`` last).
+TRACK_COLUMNS: tuple[str, ...] = (
+    "site_id", "first_seen", "last_seen", "n_dates_seen", "n_pools_max", "area_m2_max",
+    "persistent", "provisional", "status_last", "merged_into", "lon", "lat", "region",
+    "geometry",
+)
+
+#: Columns of ``SiteTracks.history``, in order.
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "site_id", "date", "status", "n_pools", "pool_area_m2", "cleared_area_m2",
+    "observed_fraction", "region",
+)
+
+#: Columns of ``SiteTracks.events``, in order.
+EVENT_COLUMNS: tuple[str, ...] = ("date", "kind", "site_id", "other_ids")
+
+
+@dataclass(frozen=True)
+class SiteTracks:
+    """Sites tracked over the dates of an analysis: the result of :func:`track_sites`."""
+
+    sites: gpd.GeoDataFrame
+    """One row per site ever seen, columns :data:`TRACK_COLUMNS`, in the metric CRS."""
+    history: pd.DataFrame
+    """One row per site and date from its first_seen on (up to the date before it merged
+    into another site), columns :data:`HISTORY_COLUMNS`."""
+    events: pd.DataFrame
+    """Merges and splits, columns :data:`EVENT_COLUMNS`, sorted by date, kind, site_id."""
+    pools: gpd.GeoDataFrame
+    """The input pools (same rows, index and CRS) with ``date`` parsed to midnight and a
+    ``site_id`` column."""
+    clearings: gpd.GeoDataFrame
+    """The input clearings likewise; ``site_id`` is None for kinds outside
+    ``SiteConfig.clearing_kinds``."""
+    dates: list[pd.Timestamp]
+    """Every date of the analysis, sorted (a date without detections is still a date)."""
+
+
+def _to_days(values: object, name: str) -> pd.DatetimeIndex:
+    """Parse dates to tz-naive midnight Timestamps, or raise DateError naming the culprit."""
+    series = pd.Series(values if not isinstance(values, pd.Series) else values.to_numpy(),
+                       dtype=object if not hasattr(values, "dtype") else None)
+    try:
+        parsed = pd.to_datetime(series, utc=True, format="mixed")
+    except (ValueError, TypeError, OverflowError) as err:
+        bad = next((v for v in series if _unparseable(v)), None)
+        raise DateError(f"{name}: cannot read {bad!r} as a date ({err}); give dates as "
+                        f"'YYYY-MM-DD' strings, datetime64 or pandas Timestamps.") from err
+    missing = parsed.isna().to_numpy()
+    if missing.any():
+        rows = list(np.flatnonzero(missing)[:5])
+        raise DateError(f"{name}: missing date (NaT/None) at row position(s) {rows}; every "
+                        f"row needs a date.")
+    return pd.DatetimeIndex(parsed.dt.tz_convert(None)).normalize().astype("datetime64[ns]")
+
+
+def _unparseable(value: object) -> bool:
+    try:
+        pd.to_datetime(value, utc=True)
+    except (ValueError, TypeError, OverflowError):
+        return True
+    return False
+
+
+def _row_dates(frame: gpd.GeoDataFrame, name: str) -> pd.DatetimeIndex:
+    if "date" not in frame.columns:
+        if len(frame) == 0:
+            return pd.DatetimeIndex([], dtype="datetime64[ns]")
+        raise DateError(f"{name} has no 'date' column; track_sites needs the date of every row "
+                        f"(concatenate detect_{name} over dates with a 'date' column). Columns "
+                        f"are {list(frame.columns)}.")
+    return _to_days(frame["date"], f"{name}['date']")
+
+
+class _Observer:
+    """Observed fraction of polygons on each date, from a ``valid`` (time, y, x) mask."""
+
+    def __init__(self, valid: object) -> None:
+        import xarray as xr
+
+        if not isinstance(valid, xr.DataArray):
+            raise InputError(f"valid: expected an xarray.DataArray of bool with dims (time, y, "
+                             f"x), got {type(valid).__name__}.")
+        if set(valid.dims) != {"time", "y", "x"}:
+            raise InputError(f"valid has dims {valid.dims}; expected (time, y, x) (True where "
+                             f"the date was observed).")
+        if valid.rio.crs is None:
+            raise MissingCRSError("valid has no CRS; write one with valid.rio.write_crs(...) "
+                                  "(and valid.rio.write_transform(...)).")
+        self.valid = valid.transpose("time", "y", "x")
+        self.crs = CRS(valid.rio.crs)
+        self.transform = valid.rio.transform()
+        self.shape = (valid.sizes["y"], valid.sizes["x"])
+        self.times = _to_days(valid["time"].to_numpy(), "valid.time")
+        if self.times.has_duplicates:
+            dup = sorted({f"{d:%Y-%m-%d}" for d in self.times[self.times.duplicated()]})
+            raise DateError(f"valid.time holds the same day more than once: {dup}; mosaic "
+                            f"same-day scenes into one layer first.")
+        self._layer_date: pd.Timestamp | None = None
+        self._layer: np.ndarray | None = None
+        self._masks: dict[int, tuple[object, int, int, np.ndarray, int]] = {}
+
+    def _layer_at(self, date: pd.Timestamp) -> np.ndarray:
+        if self._layer_date != date:
+            k = int(self.times.get_loc(date))
+            arr = np.asarray(self.valid.isel(time=k).to_numpy())
+            if arr.dtype.kind == "f":
+                arr = np.where(np.isnan(arr), False, arr != 0)
+            self._layer, self._layer_date = arr.astype(bool, copy=False), date
+        return self._layer
+
+    def _mask(self, geom: object) -> tuple[int, int, np.ndarray, int]:
+        from affine import Affine
+        from rasterio.features import geometry_mask
+
+        minx, miny, maxx, maxy = geom.bounds
+        inv = ~self.transform
+        cols, rows = zip(*(inv * (x, y) for x in (minx, maxx) for y in (miny, maxy)),
+                         strict=True)
+        c0, c1 = int(np.floor(min(cols))), int(np.ceil(max(cols)))
+        r0, r1 = int(np.floor(min(rows))), int(np.ceil(max(rows)))
+        c1, r1 = max(c1, c0 + 1), max(r1, r0 + 1)
+        mask = geometry_mask([geom], out_shape=(r1 - r0, c1 - c0), invert=True,
+                             transform=self.transform * Affine.translation(c0, r0))
+        if not mask.any():  # smaller than a pixel: the pixel holding it
+            p = shapely.point_on_surface(geom)
+            col, row = inv * (p.x, p.y)
+            c0, r0 = int(np.floor(col)), int(np.floor(row))
+            mask = np.ones((1, 1), dtype=bool)
+        return r0, c0, mask, int(mask.sum())
+
+    def fractions(self, geoms: list, crs: CRS, date: pd.Timestamp) -> np.ndarray:
+        """Observed fraction (0–1) of each geometry on ``date``; outside the grid counts as
+        unobserved. Masks are cached per geometry object."""
+        todo = [g for g in geoms if id(g) not in self._masks]
+        if todo:
+            own = (gpd.GeoSeries(todo, crs=crs).to_crs(self.crs).to_numpy()
+                   if crs is not None and crs != self.crs else todo)
+            for g, o in zip(todo, own, strict=True):
+                self._masks[id(g)] = (g, *self._mask(o))
+        layer = self._layer_at(date)
+        h, w = self.shape
+        out = np.zeros(len(geoms))
+        for k, g in enumerate(geoms):
+            _, r0, c0, mask, total = self._masks[id(g)]
+            rr0, rr1 = max(r0, 0), min(r0 + mask.shape[0], h)
+            cc0, cc1 = max(c0, 0), min(c0 + mask.shape[1], w)
+            if rr0 < rr1 and cc0 < cc1:
+                seen = layer[rr0:rr1, cc0:cc1] & mask[rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0]
+                out[k] = np.count_nonzero(seen) / total
+        return out
+
+
+@dataclass(eq=False)
+class _Track:
+    key: int  # creation order (deterministic: by date, then detection order)
+    first: int  # index of the first date seen
+    polygon: object  # last known hull
+    anchor: tuple[float, float]  # centroid (x, y) of the first hull, for numbering
+    n_ref: float = 0.0  # pools on the last date seen
+    area_ref: float = 0.0  # pool + cleared area (m²) on the last date seen
+    seen: list[int] = field(default_factory=list)
+    hulls: list = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)  # (t, status, n, pool m², clear m², obs)
+    merged_into: _Track | None = None
+    site_id: str = ""
+
+
+def _analysis_dates(dates: object, observer: _Observer | None,
+                    detected: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    if dates is not None:
+        if isinstance(dates, str | pd.Timestamp):
+            dates = [dates]
+        days = _to_days(list(dates), "dates")
+        if days.has_duplicates:
+            dup = sorted({f"{d:%Y-%m-%d}" for d in days[days.duplicated()]})
+            raise DateError(f"dates holds the same day more than once: {dup}; give each date "
+                            f"once (mosaic same-day scenes first).")
+        if observer is not None:
+            missing = days.difference(observer.times)
+            if len(missing):
+                raise DateError(f"dates {[f'{d:%Y-%m-%d}' for d in missing[:5]]} are not in "
+                                f"valid.time; valid needs a layer for every date.")
+    elif observer is not None:
+        days = observer.times
+    else:
+        days = detected.unique()
+    days = days.sort_values()
+    stray = detected.unique().difference(days)
+    if len(stray):
+        raise DateError(f"detections dated {[f'{d:%Y-%m-%d}' for d in stray[:5]]} fall on no "
+                        f"date of the analysis ({len(days)} dates from dates= or valid.time); "
+                        f"pass every date in dates=.")
+    return days
+
+
+def track_sites(
+    pools: gpd.GeoDataFrame,
+    clearings: gpd.GeoDataFrame | None = None,
+    valid: object | None = None,
+    config: SiteConfig | None = None,
+    regions: gpd.GeoDataFrame | str | PathLike | None = None,
+    dates: Sequence[str | pd.Timestamp] | None = None,
+    *,
+    region_column: str | None = None,
+) -> SiteTracks:
+    """Track sites over the dates of an archive, with stable IDs, statuses and events.
+
+    On each date the pools and mining clearings are grouped into sites as by
+    :func:`group_sites`; each group is matched (spatial index, ``dwithin``
+    ``config.linking_distance_m``) against the **last known polygon of every site still
+    tracked**, so a site unobserved or absent on the previous date keeps its ID when it comes
+    back. Per connected group of matches:
+
+    * one site, one group: the same site;
+    * several sites, one group (**merge**): the oldest ID (first_seen, then creation order)
+      goes on; the others end (``merged_into``) and a ``merge`` event is recorded;
+    * one site, several groups (**split**): the largest group among those overlapping the old
+      polygon (pool + cleared area, then pools, then hull area) keeps the ID, the others are
+      new sites and a ``split`` event is recorded under the old ID;
+    * mixed cases: each old site follows its largest overlapping group (else its largest
+      group within the distance); groups followed by none are new, split from the old site
+      they overlap (else the oldest one within the distance).
+
+    Parameters
+    ----------
+    pools : GeoDataFrame
+        Pools of all dates, one row per pool per date, with a ``date`` column (anything
+        :func:`pandas.to_datetime` reads; times are dropped to the day, time zones to UTC),
+        any CRS. ``area_m2`` as in :func:`group_sites`.
+    clearings : GeoDataFrame, optional
+        Clearings of all dates with ``date`` (and ``kind``: only ``config.clearing_kinds``
+        take part).
+    valid : xarray.DataArray, optional
+        Bool (time, y, x), True where observed, with ``.rio.crs`` and transform. A site not
+        seen on a date is ``unobserved`` when less than ``config.min_observed_fraction`` of its
+        last known polygon is observed (cloud, shadow, nodata, or off the grid), else
+        ``inactive``. Without it every date counts as fully observed.
+    config : SiteConfig, optional
+        ``linking_distance_m``, ``hull_buffer_m``, ``clearing_kinds``,
+        ``min_persistence_dates``, ``expanded_ratio``, ``min_observed_fraction``.
+    regions : GeoDataFrame or path, optional
+        Polygons in any CRS with a name column, as in :func:`group_sites`; each site gets the
+        region of its centroid (the centroid of its whole footprint).
+    dates : sequence of dates, optional
+        Every date of the analysis; default ``valid.time``, else the detections' dates. Sorted
+        here; a day given twice is an error. A date without detections is still a date.
+    region_column : str, optional
+        Name column of ``regions``.
+
+    Returns
+    -------
+    SiteTracks
+        ``sites`` (:data:`TRACK_COLUMNS`): ``site_id`` ``S0001``… numbered by first_seen,
+        then centroid of the first footprint north to south, then west to east;
+        ``first_seen``/``last_seen`` (Timestamp), ``n_dates_seen``, ``n_pools_max``,
+        ``area_m2_max`` (pool + cleared area, m²), ``persistent`` (seen on ≥
+        ``min_persistence_dates`` dates; a site that merged into another counts the merge
+        date), ``provisional`` (not persistent, but observed on fewer dates than that: too
+        recent or clouded since), ``status_last``, ``merged_into`` (ID or None), ``lon``/
+        ``lat`` (EPSG:4326), ``region``, ``geometry`` (union of its hulls). ``history``
+        (:data:`HISTORY_COLUMNS`): ``status`` in :data:`STATUSES` — ``new`` (first date),
+        ``active``, ``expanded`` (pools or area above ``expanded_ratio`` × its value on the
+        last date seen), ``inactive`` (observed, absent), ``unobserved``; ``n_pools``,
+        ``pool_area_m2``, ``cleared_area_m2`` (0 when not seen), ``observed_fraction`` (of its
+        hull that date, or of its last known polygon when not seen). ``events``
+        (:data:`EVENT_COLUMNS`). ``pools``/``clearings`` with ``site_id``; ``dates``.
+
+    Raises
+    ------
+    DateError
+        A missing ``date`` column, an unreadable or missing date, a day given twice in
+        ``dates`` or ``valid.time``, or detections on a day outside the analysis dates.
+    InputError
+        An input without CRS (``MissingCRSError`` for ``valid``), ``valid`` without dims
+        (time, y, x), or ``regions`` that do not overlap.
+
+    Examples
+    --------
+    Two pools 100 m apart on the first date, joined by a third on the second, and a one-date
+    pool far away:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> pools = gpd.GeoDataFrame(
+    ...     {"date": ["2022-01-01", "2022-01-01", "2022-02-01", "2022-02-01", "2022-02-01",
+    ...               "2022-01-01"]},
+    ...     geometry=[Point(0, 0), Point(100, 0), Point(0, 0), Point(100, 0), Point(200, 0),
+    ...               Point(5000, 0)], crs="EPSG:32647")
+    >>> tracks = track_sites(pools)
+    >>> print(tracks.history[["site_id", "date", "status", "n_pools"]].to_string(index=False))
+    site_id       date   status  n_pools
+      S0001 2022-01-01      new        2
+      S0001 2022-02-01 expanded        3
+      S0002 2022-01-01      new        1
+      S0002 2022-02-01 inactive        0
+    >>> print(tracks.sites[["site_id", "n_dates_seen", "persistent", "provisional"]]
+    ...       .to_string(index=False))
+    site_id  n_dates_seen  persistent  provisional
+      S0001             2        True        False
+      S0002             1       False        False
+    """
+    config = SiteConfig() if config is None else config
+    if not isinstance(config, SiteConfig):
+        raise InputError(f"config: expected a SiteConfig, got {type(config).__name__}.")
+    pools_in = _check_frame(pools, "pools")
+    if clearings is None:
+        clearings_in = gpd.GeoDataFrame({"date": pd.Series(dtype="datetime64[ns]")},
+                                        geometry=gpd.GeoSeries([], crs=pools_in.crs))
+    else:
+        clearings_in = _check_frame(clearings, "clearings")
+    p_days = _row_dates(pools_in, "pools")
+    c_days = _row_dates(clearings_in, "clearings")
+    observer = _Observer(valid) if valid is not None else None
+    days = _analysis_dates(dates, observer, p_days.append(c_days))
+    n_dates = len(days)
+
+    crs = _metric_crs([pools_in, clearings_in])
+    if crs is None and observer is not None:
+        crs = observer.crs
+
+    def metric(frame: gpd.GeoDataFrame) -> np.ndarray:
+        if len(frame) and frame.crs is not None and CRS(frame.crs) != crs:
+            return frame.geometry.to_crs(crs).to_numpy()
+        return frame.geometry.to_numpy()
+
+    use_c = (clearings_in["kind"].isin(config.clearing_kinds).to_numpy()
+             if "kind" in clearings_in.columns else np.ones(len(clearings_in), dtype=bool))
+    p_geom, c_geom = metric(pools_in), metric(clearings_in)
+    p_area, c_area = _areas(pools_in), _areas(clearings_in)
+    p_t = days.get_indexer(p_days)
+    c_t = days.get_indexer(c_days)
+    c_t = np.where(use_c, c_t, -1)
+    p_order, c_order = np.argsort(p_t, kind="stable"), np.argsort(c_t, kind="stable")
+    p_bounds = np.searchsorted(p_t[p_order], np.arange(n_dates + 1))
+    c_bounds = np.searchsorted(c_t[c_order], np.arange(n_dates + 1))
+    p_track = np.empty(len(pools_in), dtype=object)
+    c_track = np.empty(len(clearings_in), dtype=object)
+
+    link = config.linking_distance_m
+    ratio = config.expanded_ratio
+    tracks: list[_Track] = []
+    live: list[_Track] = []
+    events: list[tuple[int, str, _Track, list[_Track]]] = []
+
+    for t in range(n_dates):
+        ip = p_order[p_bounds[t]:p_bounds[t + 1]]
+        ic = c_order[c_bounds[t]:c_bounds[t + 1]]
+        n_p = len(ip)
+        geoms = np.concatenate([p_geom[ip], c_geom[ic]])
+        if len(geoms):
+            n_det, labels, hulls = _cluster(geoms, link)
+            if config.hull_buffer_m > 0:
+                hulls = shapely.buffer(hulls, config.hull_buffer_m)
+            det_n = np.bincount(labels[:n_p], minlength=n_det).astype(float)
+            det_pa = np.bincount(labels[:n_p], weights=p_area[ip], minlength=n_det)
+            det_ca = np.bincount(labels[n_p:], weights=c_area[ic], minlength=n_det)
+            cent = shapely.centroid(hulls)
+            cx, cy = shapely.get_x(cent), shapely.get_y(cent)
+            hull_area = shapely.area(hulls)
+            order = np.lexsort((hull_area, cx, -cy))  # north to south, west to east
+        else:
+            n_det, labels, hulls = 0, np.zeros(0, dtype=int), np.zeros(0, dtype=object)
+            det_n = det_pa = det_ca = cx = cy = hull_area = np.zeros(0)
+            order = np.zeros(0, dtype=int)
+        rank = np.empty(n_det, dtype=int)
+        rank[order] = np.arange(n_det)
+        det_area = det_pa + det_ca
+
+        # candidate matches: every detection against the last polygon of every live site
+        if live and n_det:
+            tree = shapely.STRtree([tr.polygon for tr in live])
+            d_idx, s_idx = tree.query(hulls, predicate="dwithin", distance=link)
+            overlap = shapely.intersects(hulls[d_idx],
+                                         np.array([live[j].polygon for j in s_idx]))
+        else:
+            d_idx = s_idx = np.zeros(0, dtype=int)
+            overlap = np.zeros(0, dtype=bool)
+        site_dets: dict[int, list[tuple[int, bool]]] = {}
+        det_sites: dict[int, list[tuple[int, bool]]] = {}
+        for i, j, o in zip(d_idx.tolist(), s_idx.tolist(), overlap.tolist(), strict=True):
+            site_dets.setdefault(j, []).append((i, o))
+            det_sites.setdefault(i, []).append((j, o))
+
+        # each old site follows its largest overlapping detection (else its largest near one)
+        followers: dict[int, list[_Track]] = {}
+        for j, cands in site_dets.items():
+            i_best = max(cands, key=lambda c: (c[1], det_area[c[0]], det_n[c[0]],
+                                               hull_area[c[0]], -rank[c[0]]))[0]
+            followers.setdefault(i_best, []).append(live[j])
+
+        assigned: list[_Track | None] = [None] * n_det
+        status: list[str] = [""] * n_det
+        children: dict[int, list[_Track]] = {}
+        for i in order.tolist():
+            group = followers.get(i)
+            if group:
+                group.sort(key=lambda tr: (tr.first, tr.key))
+                keeper = group[0]
+                n_ref = sum(tr.n_ref for tr in group)
+                a_ref = sum(tr.area_ref for tr in group)
+                for other in group[1:]:
+                    other.merged_into = keeper
+                if len(group) > 1:
+                    events.append((t, "merge", keeper, group[1:]))
+                grew = ((det_n[i] > ratio * n_ref and det_n[i] > n_ref)
+                        or (det_area[i] > ratio * a_ref and det_area[i] > a_ref))
+                assigned[i], status[i] = keeper, "expanded" if grew else "active"
+            else:
+                tr = _Track(key=len(tracks), first=t, polygon=hulls[i],
+                            anchor=(float(cx[i]), float(cy[i])))
+                tracks.append(tr)
+                assigned[i], status[i] = tr, "new"
+                near = det_sites.get(i)
+                if near:
+                    j = min(near, key=lambda c: (not c[1], live[c[0]].first, live[c[0]].key))[0]
+                    children.setdefault(j, []).append(tr)
+        for j, kids in children.items():
+            events.append((t, "split", live[j], kids))
+
+        obs_det = (observer.fractions(list(hulls), crs, days[t]) if observer is not None
+                   else np.ones(n_det))
+        for i in range(n_det):
+            tr = assigned[i]
+            tr.polygon, tr.n_ref, tr.area_ref = hulls[i], float(det_n[i]), float(det_area[i])
+            tr.seen.append(t)
+            tr.hulls.append(hulls[i])
+            tr.rows.append((t, status[i], int(det_n[i]), float(det_pa[i]), float(det_ca[i]),
+                            float(obs_det[i])))
+        if n_det:
+            which = np.array(assigned, dtype=object)
+            p_track[ip] = which[labels[:n_p]]
+            c_track[ic] = which[labels[n_p:]]
+
+        seen_now = {id(tr) for tr in assigned}
+        live = [tr for tr in live if tr.merged_into is None]
+        absent = [tr for tr in live if id(tr) not in seen_now]
+        obs_abs = (observer.fractions([tr.polygon for tr in absent], crs, days[t])
+                   if observer is not None and absent else np.ones(len(absent)))
+        for tr, f in zip(absent, obs_abs.tolist(), strict=True):
+            gone = "inactive" if f >= config.min_observed_fraction else "unobserved"
+            tr.rows.append((t, gone, 0, 0.0, 0.0, float(f)))
+        live += [tr for tr, st in zip(assigned, status, strict=True) if st == "new"]
+
+    return _assemble(tracks, events, days, config, crs, pools_in, clearings_in, p_days,
+                     c_days, p_track, c_track, regions, region_column, p_geom, c_geom)
+
+
+def _assemble(tracks: list[_Track], events: list, days: pd.DatetimeIndex, config: SiteConfig,
+              crs: CRS | None, pools_in: gpd.GeoDataFrame, clearings_in: gpd.GeoDataFrame,
+              p_days: pd.DatetimeIndex, c_days: pd.DatetimeIndex, p_track: np.ndarray,
+              c_track: np.ndarray, regions: object, region_column: str | None,
+              p_geom: np.ndarray, c_geom: np.ndarray) -> SiteTracks:
+    """Number the tracks and build the SiteTracks frames."""
+    tracks = sorted(tracks, key=lambda tr: (tr.first, -round(tr.anchor[1], 2),
+                                            round(tr.anchor[0], 2), tr.key))
+    for k, tr in enumerate(tracks, start=1):
+        tr.site_id = f"S{k:04d}"
+    need = config.min_persistence_dates
+    rows = []
+    for tr in tracks:
+        n_seen = len(tr.seen)
+        persistent = n_seen + (tr.merged_into is not None) >= need
+        n_observed = sum(r[1] != "unobserved" for r in tr.rows)
+        rows.append({
+            "site_id": tr.site_id, "first_seen": days[tr.first], "last_seen": days[tr.seen[-1]],
+            "n_dates_seen": n_seen, "n_pools_max": max(r[2] for r in tr.rows),
+            "area_m2_max": max(r[3] + r[4] for r in tr.rows),
+            "persistent": persistent, "provisional": (not persistent) and n_observed < need,
+            "status_last": tr.rows[-1][1],
+            "merged_into": tr.merged_into.site_id if tr.merged_into is not None else None,
+        })
+    footprints = np.array([shapely.union_all(tr.hulls) for tr in tracks], dtype=object)
+    dtypes = {"site_id": object, "first_seen": "datetime64[ns]", "last_seen": "datetime64[ns]",
+              "n_dates_seen": int, "n_pools_max": int, "area_m2_max": float,
+              "persistent": bool, "provisional": bool, "status_last": object,
+              "merged_into": object}
+    sites = gpd.GeoDataFrame(
+        pd.DataFrame(rows, columns=list(dtypes)).astype(dtypes) if rows else
+        pd.DataFrame({c: pd.Series(dtype=d) for c, d in dtypes.items()}),
+        geometry=gpd.GeoSeries(footprints, crs=crs))
+    if len(sites):
+        lonlat = gpd.GeoSeries(shapely.centroid(footprints), crs=crs).to_crs("EPSG:4326")
+        sites["lon"], sites["lat"] = lonlat.x.to_numpy(), lonlat.y.to_numpy()
+    else:
+        sites["lon"], sites["lat"] = pd.Series(dtype=float), pd.Series(dtype=float)
+    sites["region"] = pd.Series([None] * len(sites), index=sites.index, dtype=object)
+    if regions is not None:
+        data = gpd.GeoSeries(np.concatenate([p_geom, c_geom]), crs=crs)
+        sites["region"] = _region_of(sites, regions, region_column, data, crs)
+    sites = sites[list(TRACK_COLUMNS)]
+
+    region_of = dict(zip(sites["site_id"], sites["region"], strict=True))
+    hist = [(tr.site_id, days[r[0]], *r[1:]) for tr in tracks for r in tr.rows]
+    history = pd.DataFrame(hist, columns=list(HISTORY_COLUMNS[:-1]))
+    history = history.astype({"site_id": object, "date": "datetime64[ns]", "status": object,
+                              "n_pools": int, "pool_area_m2": float, "cleared_area_m2": float,
+                              "observed_fraction": float})
+    history["region"] = pd.Series([region_of[s] for s in history["site_id"]],
+                                  index=history.index, dtype=object)
+    history = history.sort_values(["site_id", "date"], ignore_index=True)
+
+    ev = [(days[t], kind, tr.site_id, ",".join(sorted(o.site_id for o in others)))
+          for t, kind, tr, others in events]
+    events_df = pd.DataFrame(ev, columns=list(EVENT_COLUMNS)).astype(
+        {"date": "datetime64[ns]", "kind": object, "site_id": object, "other_ids": object})
+    events_df = events_df.sort_values(["date", "kind", "site_id"], ignore_index=True)
+
+    def ids(which: np.ndarray) -> pd.Series:
+        return pd.Series([None if tr is None else tr.site_id for tr in which], dtype=object)
+
+    pools_out = pools_in.copy()
+    clearings_out = clearings_in.copy()
+    if len(pools_out):
+        pools_out["date"] = p_days.to_numpy()
+    if len(clearings_out):
+        clearings_out["date"] = c_days.to_numpy()
+    pools_out["site_id"] = ids(p_track).to_numpy()
+    clearings_out["site_id"] = ids(c_track).to_numpy()
+    return SiteTracks(sites=sites, history=history, events=events_df, pools=pools_out,
+                      clearings=clearings_out, dates=list(days))

@@ -15,12 +15,15 @@ from minewatch.config._base import check_fields, setting
 
 @dataclass(frozen=True)
 class SiteConfig:
-    """Every threshold of grouping one date's pools and clearings into sites. Units in names.
+    """Every threshold of grouping pools and clearings into sites and of tracking sites over
+    dates (:func:`minewatch.sites.track_sites`). Units in names.
 
     Examples
     --------
     >>> SiteConfig().linking_distance_m
     150.0
+    >>> SiteConfig().min_persistence_dates, SiteConfig().expanded_ratio
+    (2, 1.25)
     >>> SiteConfig(linking_distance_m=-1.0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -40,6 +43,26 @@ class SiteConfig:
         ("mining", "unknown"), doc="clearing kinds that belong to sites")
     """Values of the clearings' ``kind`` column that take part in sites; other kinds (e.g.
     ``agriculture``) are ignored. Clearings without a ``kind`` column all take part."""
+
+    min_persistence_dates: int = setting(
+        2, low=1, high=1000, doc="dates a site must be seen on to be persistent (count)")
+    """Dates (count) a tracked site must be seen on to be ``persistent``; a site seen on fewer
+    is a likely false alarm (``persistent=False``), unless it is ``provisional``: it has not
+    yet been observed on that many dates (first seen on the last date, or only cloud since).
+    1 makes every site persistent."""
+    expanded_ratio: float = setting(
+        1.25, low=1.0, high=1000.0,
+        doc="status 'expanded' when pools or area grow past this ratio (ratio, ≥ 1)")
+    """Growth ratio (dimensionless) for the status ``expanded``: a site is expanded on a date
+    when its pool count or its area (pool + cleared, m²) exceeds this ratio times the value on
+    the last date it was seen (the sum over the sites merged into it that date). 1.25 = up
+    more than 25 %."""
+    min_observed_fraction: float = setting(
+        0.5, low=0.0, high=1.0,
+        doc="a site not seen is 'inactive' only if this fraction of it was observed (0–1)")
+    """Fraction (0–1) of a site's last known polygon that must be observed (``valid`` True:
+    no cloud, shadow or nodata) on a date for an absent site to be ``inactive``; below it the
+    site is ``unobserved`` and never counted as gone. Pixels outside the grid are unobserved."""
 
     def __post_init__(self) -> None:
         check_fields(self)
