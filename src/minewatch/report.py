@@ -444,7 +444,7 @@ def _timeseries_table(table: pd.DataFrame | None) -> str:
         valid = row.get("valid_fraction")
         rows.append(
             f'<tr class="{"partly" if partly.loc[index] else "full"}">'
-            f"<td>{_e(_date(row['date']))}</td>{region}"
+            f'<td class="date">{_e(_date(row["date"]))}</td>{region}'
             f'<td class="num">{_e(_int(row.get("sites")))}{band(row, "sites", _int)}</td>'
             f'<td class="num">{_e(_int(row.get("pools")))}{band(row, "pools", _int)}</td>'
             f'<td class="num">{_e(_ha(row.get("cleared_area_m2")))}'
@@ -474,8 +474,8 @@ def _sites_table(sites: pd.DataFrame | None) -> str:
         lon, lat = site.get("lon"), site.get("lat")
         rows.append(
             f'<tr data-site="{_e(site.get("site_id"))}"><td>{_e(site.get("site_id"))}</td>'
-            f"<td>{_e(_date(site.get('first_seen')))}</td>"
-            f"<td>{_e(_date(site.get('last_seen')))}</td>"
+            f'<td class="date">{_e(_date(site.get("first_seen")))}</td>'
+            f'<td class="date">{_e(_date(site.get("last_seen")))}</td>'
             f'<td class="num" data-sort="{_e(_num(site.get("n_pools_max")))}">'
             f"{_e(_int(site.get('n_pools_max')))}</td>"
             f'<td class="num" data-sort="{_e(_num(site.get("area_m2_max")))}">'
@@ -498,11 +498,11 @@ def _sites_table(sites: pd.DataFrame | None) -> str:
 def _events_section(user: list[tuple[str, str]], tracked: pd.DataFrame | None) -> str:
     parts = []
     if user:
-        rows = [f"<tr><td>{_e(d)}</td><td>{_e(t)}</td></tr>" for d, t in user]
+        rows = [f'<tr><td class="date">{_e(d)}</td><td>{_e(t)}</td></tr>' for d, t in user]
         parts.append("<h3>Context</h3>" + _table([("Date", "text"), ("Event", "text")], rows,
                                                  ident="events-table"))
     if tracked is not None and len(tracked):
-        rows = [f"<tr><td>{_e(_date(r.get('date')))}</td><td>{_e(r.get('kind'))}</td>"
+        rows = [f'<tr><td class="date">{_e(_date(r.get("date")))}</td><td>{_e(r.get("kind"))}</td>'
                 f"<td>{_e(r.get('site_id'))}</td><td>{_e(r.get('other_ids'))}</td></tr>"
                 for _, r in tracked.iterrows()]
         parts.append("<h3>Merges and splits of sites</h3><p class=\"small\">When sites grow "
