@@ -154,7 +154,7 @@ def _csp(page: str, basemap: bool) -> str:
     for body in re.findall(r"<script>(.*?)</script>", page, flags=re.S):
         digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
         hashes.append(f"'sha256-{digest}'")
-    images = "data: https:" if basemap else "data:"
+    images = "data: http: https:" if basemap else "data:"
     return (f"default-src 'none'; script-src {' '.join(sorted(set(hashes)))}; "
             f"style-src 'unsafe-inline'; img-src {images}; base-uri 'none'; form-action 'none'")
 
@@ -261,7 +261,8 @@ def web_map(out_dir: str | PathLike[str], path: str | PathLike[str] | None = Non
             props = {
                 "site_id": str(site["site_id"]),
                 "popup": _popup(site, by_site.get(str(site["site_id"]))),
-                "tooltip": f"Site {_e(site['site_id'])} (first seen {_e(_date(site['first_seen']))})",
+                "tooltip": (f"Site {_e(site['site_id'])} "
+                            f"(first seen {_e(_date(site['first_seen']))})"),
             }
             geom = site.geometry
             if geom is not None and not geom.is_empty:
