@@ -23,12 +23,12 @@ import rasterio
 import rioxarray  # noqa: F401  (the .rio accessor)
 import shapely
 import xarray as xr
-from layout_fixture import CRS, DATES, make_out_dir
 from matplotlib.offsetbox import AnchoredOffsetbox
 from matplotlib_scalebar.scalebar import ScaleBar
 from PIL import Image
 from pyproj import Transformer
 
+from layout_fixture import CRS, DATES, make_out_dir
 from minewatch.errors import InputError
 from minewatch.plot import (
     FIGURE_SIZES_MM,
@@ -163,7 +163,7 @@ def test_graticule_labels_are_the_degrees_pyproj_gives(out_dir, layers, tmp_path
 
 def _crowded_sites(n: int = 36) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(7)
-    centres = rng.uniform(0, 1500, size=(n, 2)) + (427_000, 2_858_000)
+    centres = rng.uniform(0, 1500, size=(n, 2)) + np.array([427_000, 2_858_000])
     return gpd.GeoDataFrame({"site_id": [f"S{i + 1:04d}" for i in range(n)],
                              "first_seen": pd.Timestamp("2022-01-20")},
                             geometry=[shapely.box(x - 20, y - 20, x + 20, y + 20)
@@ -351,7 +351,7 @@ def test_site_growth_small_multiples(out_dir, layers, tmp_path):
     assert [a.get_title(loc="left") for a in axes] == ["S0001", "S0002", "S0003"]
     assert axes[2].get_title(loc="right") == "since 2024, provisional"
     s2 = axes[1]
-    pools_line = [ln for ln in s2.get_lines() if ln.get_marker() == "o"][0]
+    pools_line = next(ln for ln in s2.get_lines() if ln.get_marker() == "o")
     assert list(pools_line.get_ydata()) == [3, 5]  # the unobserved 2023 is no zero
     crosses = [ln for ln in s2.get_lines() if ln.get_marker() == "x"]
     assert len(crosses) == 1 and len(crosses[0].get_xdata()) == 1
@@ -385,6 +385,18 @@ def test_save_figure_pdf_and_svg_are_parseable_with_editable_text(layers, tmp_pa
     ids = {el.get("id") for el in root.iter()}
     assert {"site-label-S0001", "site-label-S0002", "site-label-S0003"} <= ids
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+@pytest.mark.parametrize("suffix", ["png", "pdf", "svg"])
+def test_save_figure_gives_the_same_bytes_twice(suffix, tmp_path):
+    data = []
+    for k in range(2):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1, 2], [0, 2, 1])
+        ax.set_title("trend")
+        data.append(save_figure(fig, tmp_path / f"{k}.{suffix}", dpi=50).read_bytes())
+        plt.close(fig)
+    assert data[0] == data[1]
 
 
 def test_save_figure_refuses_unknown_suffix_and_size(tmp_path):

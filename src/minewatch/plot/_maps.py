@@ -132,7 +132,9 @@ def _finish_map(ax: Axes, crs: CRS, bounds: Bounds, *, legend_handles: list, tit
         furniture["arrow"] = add_north_arrow(ax, crs, size_pt=arrow_pt)
     if legend_handles:
         furniture["legend"] = ax.legend(
-            handles=legend_handles, loc="upper left", bbox_to_anchor=(1.03, 1.0),
+            handles=legend_handles,
+            labels=[(h[0] if isinstance(h, tuple) else h).get_label() for h in legend_handles],
+            loc="upper left", bbox_to_anchor=(1.03, 1.0),
             borderaxespad=0.0, fontsize=SMALL_PT, title=legend_title,
             title_fontsize=SMALL_PT, frameon=False, handlelength=1.6, handleheight=1.0,
             alignment="left")
@@ -165,8 +167,22 @@ def _hectares(area_m2: float) -> str:
     return f"{ha:,.0f} ha" if ha >= 100 else f"{ha:,.1f} ha"
 
 
+def _in_view(frame: gpd.GeoDataFrame | None, bounds: Bounds | None
+             ) -> gpd.GeoDataFrame | None:
+    """The rows that show within ``bounds`` (counts in legends are of what is on the map)."""
+    if frame is None or bounds is None or not len(frame):
+        return frame
+    import shapely
+
+    return frame[frame.intersects(shapely.box(*bounds))]
+
+
 def _label_frame(ax: Axes, sites: gpd.GeoDataFrame, obstacles: list) -> None:
     order = sites.sort_values("site_id") if "site_id" in sites.columns else sites
+    x0, x1 = sorted(ax.get_xlim())
+    y0, y1 = sorted(ax.get_ylim())
+    inside = order.geometry.representative_point()
+    order = order[inside.x.between(x0, x1).to_numpy() & inside.y.between(y0, y1).to_numpy()]
     names = (order["site_id"].astype(str).tolist() if "site_id" in order.columns
              else [str(i) for i in order.index])
     points = order.geometry.representative_point()
@@ -286,6 +302,7 @@ def plot_site_map(sites: gpd.GeoDataFrame | None, pools: gpd.GeoDataFrame | None
                   else _data_bounds([sites, pools, clearings]))
     if made:
         _fit_height(ax, bounds, side_mm=42, extra_mm=24)
+    sites, pools, clearings = (_in_view(f, bounds) for f in (sites, pools, clearings))
     width_mm = _axes_width_mm(ax)
     colourbar_image = None
     if background is not None:
@@ -408,6 +425,7 @@ def plot_overview(sites: gpd.GeoDataFrame | None, ax: Axes | None = None, *,
                   else _data_bounds([sites], pad_fraction=0.08, min_pad=300.0))
     if made:
         _fit_height(ax, bounds, side_mm=26, extra_mm=26)
+    sites = _in_view(sites, bounds)
     width_mm = _axes_width_mm(ax)
     if background is not None:
         _draw_background(ax, background, crs, bounds, background_kind)
@@ -428,20 +446,22 @@ def plot_overview(sites: gpd.GeoDataFrame | None, ax: Axes | None = None, *,
             chosen = (years == year).to_numpy()
             sites[chosen].plot(ax=ax, facecolor=colour, edgecolor="black", linewidth=0.3,
                                alpha=0.85, zorder=3)
-            for hollow in (False, True):
-                pick = chosen & (provisional.to_numpy() == hollow)
-                if pick.any():
-                    ax.plot(points.x[pick], points.y[pick], linestyle="none", marker="o",
-                            markersize=4.5, markeredgewidth=0.8 if hollow else 0.4,
-                            markerfacecolor="white" if hollow else colour,
-                            markeredgecolor="black", zorder=4)
+            ax.plot(points.x[chosen], points.y[chosen], linestyle="none", marker="o",
+                    markersize=4.5, markeredgewidth=0.4, markerfacecolor=colour,
+                    markeredgecolor="black", zorder=4)
+            ring = chosen & provisional.to_numpy()
+            if ring.any():  # provisional: a ring in the year's colour
+                ax.plot(points.x[ring], points.y[ring], linestyle="none", marker="o",
+                        markersize=2.0, markeredgewidth=0, markerfacecolor="white", zorder=4.1)
             handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
                                   markerfacecolor=colour, markeredgecolor="black",
                                   markeredgewidth=0.4, label=f"{year} ({int(chosen.sum())})"))
         if provisional.any():
-            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5,
-                                  markerfacecolor="white", markeredgecolor="black",
-                                  markeredgewidth=0.8, label="provisional\n(seen once)"))
+            handles.append((Line2D([], [], linestyle="none", marker="o", markersize=5,
+                                   markerfacecolor="#999999", markeredgecolor="black",
+                                   markeredgewidth=0.4, label="provisional\n(seen once)"),
+                            Line2D([], [], linestyle="none", marker="o", markersize=2.2,
+                                   markerfacecolor="white", markeredgewidth=0)))
     if bounds is None:
         bounds = (0.0, 0.0, 1000.0, 1000.0)
     dates = list(dates) if dates is not None else (

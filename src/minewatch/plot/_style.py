@@ -228,8 +228,10 @@ def save_figure(fig: Figure, path: str | PathLike[str], size: str | Sequence[flo
     import matplotlib as mpl
 
     # Text stays text: TrueType (Type 42) fonts in PDFs, <text> elements in SVGs, so that
-    # designers can edit labels and journals accept the fonts.
-    with mpl.rc_context({"pdf.fonttype": 42, "svg.fonttype": "none"}), atomic_path(target) as tmp:
+    # designers can edit labels and journals accept the fonts; a fixed salt makes SVG ids, and
+    # so the file, the same from run to run.
+    rc = {"pdf.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "minewatch"}
+    with mpl.rc_context(rc), atomic_path(target) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
     return target
 
