@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -87,9 +88,11 @@ class RasterGrid:
         return abs(self.transform.a)
 
 
-@lru_cache(maxsize=4096)
 def raster_grid(href: str) -> RasterGrid:
-    """Read the grid of ``href`` from its header (cached per path).
+    """Read the grid of ``href`` from its header (cached per path, size and modification time).
+
+    A file replaced, truncated or deleted since the last call is read again (the cache key
+    holds its ``stat``), so a cached header never hides a file that is gone.
 
     Raises
     ------
@@ -100,6 +103,16 @@ def raster_grid(href: str) -> RasterGrid:
     GridError, ReflectanceError
         See :func:`check_raster`.
     """
+    try:
+        st = os.stat(href)
+        stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+    except (OSError, ValueError):  # /vsi paths, vrt:// connection strings, missing files
+        stamp = None
+    return _raster_grid(href, stamp)
+
+
+@lru_cache(maxsize=4096)
+def _raster_grid(href: str, stamp: tuple[int, int] | None) -> RasterGrid:
     try:
         with rasterio.open(href) as src:
             crs, transform = src.crs, src.transform
@@ -112,7 +125,7 @@ def raster_grid(href: str) -> RasterGrid:
                 dtype=src.dtypes[0],
                 nodata=src.nodata,
             )
-            nbits = src.tags(ns="IMAGE_STRUCTURE").get("NBITS")
+            nbits = src.tags(1, ns="IMAGE_STRUCTURE").get("NBITS") if src.count else None
     except RasterioIOError as err:
         raise TileReadError(f"{href}: cannot be read as a raster ({err}).") from err
     if crs is None:

@@ -120,7 +120,7 @@ def read_header(href: str, *, require_crs: bool = True) -> Header:
                 height=src.height,
                 block_height=src.block_shapes[0][0],
             )
-            nbits = src.tags(ns="IMAGE_STRUCTURE").get("NBITS")
+            nbits = src.tags(1, ns="IMAGE_STRUCTURE").get("NBITS") if src.count else None
     except TileReadError:
         raise
     except (RasterioError, OSError) as err:

@@ -14,7 +14,13 @@ import pystac
 import rasterio
 from rasterio.enums import Resampling
 
-from minewatch.errors import EmptyArchiveError, InputError, MinewatchError, MinewatchWarning
+from minewatch.errors import (
+    EmptyArchiveError,
+    InputError,
+    MinewatchError,
+    MinewatchWarning,
+    TileReadError,
+)
 from minewatch.io._grid import raster_grid
 from minewatch.io._scene import Scene
 from minewatch.io.sensors import invalid_mask
@@ -51,8 +57,15 @@ def _preview(href: str, index: int, grid_shape: tuple[int, int]) -> np.ndarray:
     height, width = grid_shape
     factor = max(1, int(np.ceil(max(height, width) / _PREVIEW_PX)))
     shape = (max(1, height // factor), max(1, width // factor))
-    with rasterio.open(href) as src:
-        return src.read(index, out_shape=shape, resampling=Resampling.nearest)
+    try:
+        with rasterio.open(href) as src:
+            return src.read(index, out_shape=shape, resampling=Resampling.nearest)
+    except Exception as err:  # RasterioIOError, CPLE_* from GDAL drivers on corrupt pixels
+        text = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise TileReadError(
+            f"{href}: pixels could not be read ({text}); the file is truncated or corrupt — "
+            "re-download or re-export it."
+        ) from err
 
 
 def _nodata(data: np.ndarray, nodata: float | None) -> np.ndarray:
