@@ -269,3 +269,25 @@ def test_errors(tmp_path, made):
     with pytest.raises(InputError, match=r"\(date, text\) pair"):
         report(made[0], path=tmp_path / "r.html", events=["2024-01-01"])
     assert not (tmp_path / "r.html").exists()
+
+
+def test_key_figures_sum_regions(made, tmp_path):
+    out = tmp_path / "regions"
+    shutil.copytree(made[0], out)
+    table = pd.read_csv(out / "timeseries.csv")
+    east = table.copy()
+    east["region"] = "Chipwi"
+    west = table.copy()
+    west["region"] = "Pang War"
+    for column in ("sites", "pools", "cleared_area_m2", "sites_low", "sites_high"):
+        west[column] = west[column] * 2
+    pd.concat([east, west]).to_csv(out / "timeseries.csv", index=False)
+    parser = _Tags()
+    parser.feed(report(out).read_text())
+    cards = {a["data-key"]: a for t, a in parser.tags if "data-key" in a}
+    last = table.iloc[-1]
+    assert float(cards["sites"]["data-value"]) == 3 * last["sites"]
+    assert float(cards["sites"]["data-high"]) == 3 * last["sites_high"]
+    assert float(cards["pools"]["data-value"]) == 3 * last["pools"]
+    assert float(cards["cleared_area_m2"]["data-value"]) == pytest.approx(
+        3 * last["cleared_area_m2"])

@@ -350,7 +350,7 @@ def _last(table: pd.DataFrame) -> tuple[pd.Series, bool]:
     last_date = table["date"].max()
     rows = table[table["date"] == last_date]
     if "region" in table.columns and len(rows) > 1:
-        row = rows.sum(numeric_only=True)
+        row = rows.sum(numeric_only=True).astype(object)
         row["valid_fraction"] = rows["valid_fraction"].mean() \
             if "valid_fraction" in rows.columns else float("nan")
         row["date"] = last_date
@@ -800,10 +800,15 @@ def report(out_dir: str | PathLike[str], path: str | PathLike[str] | None = None
     ts_note = ("<p>Partly unobserved dates: " + ", ".join(_e(d) for d in partly_dates)
                + ". Sites not seen on them are carried; read dips in pools and area on these "
                  "dates as missing observations, not as change.</p>") if partly_dates else ""
+    webmap_note = ""
+    if (out / "webmap.html").is_file():
+        webmap_note = ('<p class="small">An interactive map of the sites with the history of '
+                       "each is in <code>webmap.html</code> in the analysis folder (not inside "
+                       "this file).</p>")
     sections = [
         ("key-figures", "Key figures", _keyfigures(table)),
         ("timeseries", "Time series", figs("timeseries") + ts_note + _timeseries_table(table)),
-        ("maps", "Maps", figs("maps") or "<p>No maps in figures/.</p>"),
+        ("maps", "Maps", (figs("maps") or "<p>No maps in figures/.</p>") + webmap_note),
         ("sites", "Sites", _sites_table(sites) + figs("sites")),
     ]
     event_html = _events_section(user_events, tracked)

@@ -41,6 +41,7 @@ _POPUP_CSS = """
 .mw-popup th:first-child, .mw-popup td:first-child,
 .mw-popup th:nth-child(2), .mw-popup td:nth-child(2) { text-align: left; }
 .mw-popup tr.unobserved td { color: #777; font-style: italic; }
+.mw-popup td:first-child { white-space: nowrap; }
 .mw-swatch { display: inline-block; width: 12px; height: 12px; margin-right: 4px;
              vertical-align: -1px; border: 1px solid #333; }
 .mw-title { position: absolute; top: 10px; left: 54px; z-index: 1000; max-width: 60%;
