@@ -312,7 +312,7 @@ def _to_days(values: object, name: str) -> pd.DatetimeIndex:
                         f"'YYYY-MM-DD' strings, datetime64 or pandas Timestamps.") from err
     missing = parsed.isna().to_numpy()
     if missing.any():
-        rows = list(np.flatnonzero(missing)[:5])
+        rows = [int(i) for i in np.flatnonzero(missing)[:5]]
         raise DateError(f"{name}: missing date (NaT/None) at row position(s) {rows}; every "
                         f"row needs a date.")
     return pd.DatetimeIndex(parsed.dt.tz_convert(None)).normalize().astype("datetime64[ns]")
@@ -710,6 +710,11 @@ def track_sites(
                      c_days, p_track, c_track, regions, region_column, p_geom, c_geom)
 
 
+def _text(values: Sequence[object], index: pd.Index | None = None) -> pd.Series:
+    """An object Series of str/None (pandas 3 would infer ``str`` and turn None into NaN)."""
+    return pd.Series(list(values), index=index, dtype=object)
+
+
 def _assemble(tracks: list[_Track], events: list, days: pd.DatetimeIndex, config: SiteConfig,
               crs: CRS | None, pools_in: gpd.GeoDataFrame, clearings_in: gpd.GeoDataFrame,
               p_days: pd.DatetimeIndex, c_days: pd.DatetimeIndex, p_track: np.ndarray,
@@ -721,57 +726,55 @@ def _assemble(tracks: list[_Track], events: list, days: pd.DatetimeIndex, config
     for k, tr in enumerate(tracks, start=1):
         tr.site_id = f"S{k:04d}"
     need = config.min_persistence_dates
-    rows = []
-    for tr in tracks:
-        n_seen = len(tr.seen)
-        persistent = n_seen + (tr.merged_into is not None) >= need
-        n_observed = sum(r[1] != "unobserved" for r in tr.rows)
-        rows.append({
-            "site_id": tr.site_id, "first_seen": days[tr.first], "last_seen": days[tr.seen[-1]],
-            "n_dates_seen": n_seen, "n_pools_max": max(r[2] for r in tr.rows),
-            "area_m2_max": max(r[3] + r[4] for r in tr.rows),
-            "persistent": persistent, "provisional": (not persistent) and n_observed < need,
-            "status_last": tr.rows[-1][1],
-            "merged_into": tr.merged_into.site_id if tr.merged_into is not None else None,
-        })
+    persistent = [len(tr.seen) + (tr.merged_into is not None) >= need for tr in tracks]
+    n_observed = [sum(r[1] != "unobserved" for r in tr.rows) for tr in tracks]
     footprints = np.array([shapely.union_all(tr.hulls) for tr in tracks], dtype=object)
-    dtypes = {"site_id": object, "first_seen": "datetime64[ns]", "last_seen": "datetime64[ns]",
-              "n_dates_seen": int, "n_pools_max": int, "area_m2_max": float,
-              "persistent": bool, "provisional": bool, "status_last": object,
-              "merged_into": object}
-    sites = gpd.GeoDataFrame(
-        pd.DataFrame(rows, columns=list(dtypes)).astype(dtypes) if rows else
-        pd.DataFrame({c: pd.Series(dtype=d) for c, d in dtypes.items()}),
-        geometry=gpd.GeoSeries(footprints, crs=crs))
+    sites = gpd.GeoDataFrame({
+        "site_id": _text([tr.site_id for tr in tracks]),
+        "first_seen": pd.Series([days[tr.first] for tr in tracks], dtype="datetime64[ns]"),
+        "last_seen": pd.Series([days[tr.seen[-1]] for tr in tracks], dtype="datetime64[ns]"),
+        "n_dates_seen": pd.Series([len(tr.seen) for tr in tracks], dtype=int),
+        "n_pools_max": pd.Series([max(r[2] for r in tr.rows) for tr in tracks], dtype=int),
+        "area_m2_max": pd.Series([max(r[3] + r[4] for r in tr.rows) for tr in tracks],
+                                 dtype=float),
+        "persistent": pd.Series(persistent, dtype=bool),
+        "provisional": pd.Series([not p and n < need for p, n in zip(persistent, n_observed,
+                                                                     strict=True)], dtype=bool),
+        "status_last": _text([tr.rows[-1][1] for tr in tracks]),
+        "merged_into": _text([tr.merged_into.site_id if tr.merged_into is not None else None
+                              for tr in tracks]),
+    }, geometry=gpd.GeoSeries(footprints, crs=crs))
     if len(sites):
         lonlat = gpd.GeoSeries(shapely.centroid(footprints), crs=crs).to_crs("EPSG:4326")
         sites["lon"], sites["lat"] = lonlat.x.to_numpy(), lonlat.y.to_numpy()
     else:
         sites["lon"], sites["lat"] = pd.Series(dtype=float), pd.Series(dtype=float)
-    sites["region"] = pd.Series([None] * len(sites), index=sites.index, dtype=object)
+    sites["region"] = _text([None] * len(sites))
     if regions is not None:
         data = gpd.GeoSeries(np.concatenate([p_geom, c_geom]), crs=crs)
         sites["region"] = _region_of(sites, regions, region_column, data, crs)
     sites = sites[list(TRACK_COLUMNS)]
 
     region_of = dict(zip(sites["site_id"], sites["region"], strict=True))
-    hist = [(tr.site_id, days[r[0]], *r[1:]) for tr in tracks for r in tr.rows]
-    history = pd.DataFrame(hist, columns=list(HISTORY_COLUMNS[:-1]))
-    history = history.astype({"site_id": object, "date": "datetime64[ns]", "status": object,
-                              "n_pools": int, "pool_area_m2": float, "cleared_area_m2": float,
-                              "observed_fraction": float})
-    history["region"] = pd.Series([region_of[s] for s in history["site_id"]],
-                                  index=history.index, dtype=object)
+    rows = [(tr.site_id, days[r[0]], *r[1:]) for tr in tracks for r in tr.rows]
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 7
+    history = pd.DataFrame({
+        "site_id": _text(cols[0]), "date": pd.Series(cols[1], dtype="datetime64[ns]"),
+        "status": _text(cols[2]), "n_pools": pd.Series(cols[3], dtype=int),
+        "pool_area_m2": pd.Series(cols[4], dtype=float),
+        "cleared_area_m2": pd.Series(cols[5], dtype=float),
+        "observed_fraction": pd.Series(cols[6], dtype=float),
+        "region": _text([region_of[sid] for sid in cols[0]]),
+    })
     history = history.sort_values(["site_id", "date"], ignore_index=True)
 
     ev = [(days[t], kind, tr.site_id, ",".join(sorted(o.site_id for o in others)))
           for t, kind, tr, others in events]
-    events_df = pd.DataFrame(ev, columns=list(EVENT_COLUMNS)).astype(
-        {"date": "datetime64[ns]", "kind": object, "site_id": object, "other_ids": object})
+    cols = list(zip(*ev, strict=True)) if ev else [()] * 4
+    events_df = pd.DataFrame({"date": pd.Series(cols[0], dtype="datetime64[ns]"),
+                              "kind": _text(cols[1]), "site_id": _text(cols[2]),
+                              "other_ids": _text(cols[3])})
     events_df = events_df.sort_values(["date", "kind", "site_id"], ignore_index=True)
-
-    def ids(which: np.ndarray) -> pd.Series:
-        return pd.Series([None if tr is None else tr.site_id for tr in which], dtype=object)
 
     pools_out = pools_in.copy()
     clearings_out = clearings_in.copy()
@@ -779,7 +782,9 @@ def _assemble(tracks: list[_Track], events: list, days: pd.DatetimeIndex, config
         pools_out["date"] = p_days.to_numpy()
     if len(clearings_out):
         clearings_out["date"] = c_days.to_numpy()
-    pools_out["site_id"] = ids(p_track).to_numpy()
-    clearings_out["site_id"] = ids(c_track).to_numpy()
+    pools_out["site_id"] = _text([None if tr is None else tr.site_id for tr in p_track],
+                                 index=pools_out.index)
+    clearings_out["site_id"] = _text([None if tr is None else tr.site_id for tr in c_track],
+                                     index=clearings_out.index)
     return SiteTracks(sites=sites, history=history, events=events_df, pools=pools_out,
                       clearings=clearings_out, dates=list(days))
