@@ -23,6 +23,8 @@ _NAME_DATE = re.compile(
 )
 # Oldest date a satellite image in this project can have (Landsat 1).
 _EARLIEST = pd.Timestamp("1972-07-23")
+#: How far past "now" (UTC) an acquisition may lie: time zones and clock skew, nothing more.
+FUTURE_SLACK = pd.Timedelta(days=1)
 
 
 def parse_date(text: object, *, source: str) -> pd.Timestamp:
@@ -79,9 +81,6 @@ def parse_date(text: object, *, source: str) -> pd.Timestamp:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
     return check_not_future(stamp, source=source)
 
-
-#: How far past "now" (UTC) an acquisition may lie: time zones and clock skew, nothing more.
-FUTURE_SLACK = pd.Timedelta(days=1)
 
 
 def check_not_future(stamp: pd.Timestamp, *, source: str) -> pd.Timestamp:
@@ -144,7 +143,7 @@ def date_from_name(name: str | PathLike[str]) -> pd.Timestamp | None:
             day = pd.Timestamp(int(found["y"]), int(found["m"]), int(found["d"]))
         except ValueError:
             continue
-        if day < _EARLIEST or day > pd.Timestamp.now() + pd.Timedelta(days=2):
+        if day < _EARLIEST or day > pd.Timestamp.now(tz="UTC").tz_localize(None) + FUTURE_SLACK:
             continue
         if found["H"] is not None:
             h, m, s = int(found["H"]), int(found["M"]), int(found["S"])
