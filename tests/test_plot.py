@@ -225,7 +225,7 @@ def test_site_map_over_ndvi_has_a_colour_bar(layers):
     bars = [c for c in ax.child_axes if c.get_xlabel().startswith("NDVI")]
     assert len(bars) == 1
     image = ax.get_images()[0]
-    assert image.get_cmap().name == "viridis"
+    assert image.get_cmap().name == "ndvi_greys"
 
 
 def test_site_map_rejects_frames_without_crs():
@@ -310,13 +310,15 @@ def test_timeseries_never_draws_a_partly_unobserved_date_as_a_drop(out_dir, tmp_
         hollow = [ln for ln in ax.get_lines() if ln.get_markerfacecolor() == "white"]
         assert len(hollow) == 1 and len(hollow[0].get_xdata()) == 1
         assert ax.get_ylim()[0] == 0
-        assert ax.collections, "no uncertainty band"
+        band = ax.collections[0]  # the band: over the three fully observed dates only
+        assert len(np.unique(band.get_paths()[0].vertices[:, 0])) == 3
+        assert len(ax.collections) == 2  # and the cloudy date's range as an error bar
         event_x = matplotlib.dates.date2num(pd.Timestamp(KIO[0]))
         assert any(np.allclose(_xnum(ln), event_x) for ln in ax.get_lines())
         assert ax.get_xlim()[1] > event_x
     notes = " ".join(t.get_text() for t in axes[-1].texts)
     assert "2024-10-01  KIO takes control of the mining area" in notes
-    assert "partly hidden by cloud" in notes
+    assert "partly hidden by cloud" in notes and "carried" in notes
     assert [t.get_text() for t in axes[0].texts if t.get_text() == "1"] == ["1"]
     assert axes[-1].get_legend() is not None
     assert [a.get_ylabel() for a in axes] == ["sites", "pools", "cleared area (ha)"]

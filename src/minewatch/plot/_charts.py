@@ -1,9 +1,9 @@
 """Plots over time: counts of sites, pools and cleared area per date; growth of each site.
 
-Dates that were only partly observed (cloud, shadow, nodata) are drawn as hollow markers and
-left out of the lines: a count there is a lower bound (the sites issue carries known sites, so
-``sites`` holds; pools and cleared area do not), and a line through it would show a drop that
-did not happen.
+Dates that were only partly observed (cloud, shadow, nodata) are drawn as hollow markers (with
+their range as an error bar) and left out of the lines and bands: ``site_timeseries`` carries
+unseen sites from their last observation, but a table that does not (or a site half under
+cloud) would make a line through such a date show a drop that did not happen.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def _draw_events(axes: Sequence[Axes], events: list[tuple[pd.Timestamp, str]]) -
                          fontsize=TINY_PT + 0.5, fontweight="bold", zorder=6,
                          bbox={"boxstyle": "circle,pad=0.2", "facecolor": "white",
                                "edgecolor": "#333333", "linewidth": 0.5})
-        wrapped = textwrap.wrap(f"{i}  {date:%Y-%m-%d}  {text}", 80,
+        wrapped = textwrap.wrap(f"{i}  {date:%Y-%m-%d}  {text}", 78,
                                 subsequent_indent="    ")
         notes.extend(wrapped)
     return notes
@@ -186,11 +186,16 @@ def plot_timeseries(table: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None
             partial = _partial(frame)
             any_partial |= bool(partial.any())
             low, high = f"{metric}_low", f"{metric}_high"
-            if low in frame.columns and high in frame.columns:
-                panel.fill_between(x, frame[low].to_numpy(dtype=float) * scale,
-                                   frame[high].to_numpy(dtype=float) * scale, color=colour,
-                                   alpha=0.18, linewidth=0, zorder=2)
             seen = ~partial
+            if low in frame.columns and high in frame.columns:
+                lo = frame[low].to_numpy(dtype=float) * scale
+                hi = frame[high].to_numpy(dtype=float) * scale
+                # the band over fully observed dates; partly observed ones get an error bar
+                panel.fill_between(x[seen], lo[seen], hi[seen], color=colour, alpha=0.18,
+                                   linewidth=0, zorder=2)
+                if partial.any():
+                    panel.vlines(x[partial], lo[partial], hi[partial], color=colour,
+                                 alpha=0.45, linewidth=1.6, zorder=3)
             panel.plot(x[seen], y[seen], color=colour, linewidth=1.2, marker="o",
                        markersize=3.5, markeredgecolor="white", markeredgewidth=0.4, zorder=4,
                        label=str(region) if region is not None else None)
@@ -233,9 +238,10 @@ def plot_timeseries(table: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None
         handles.append(Line2D([], [], color="#333333", linewidth=0.7, linestyle=(0, (3, 2)),
                               label="event"))
     if any_partial:
-        notes.insert(0, "Hollow markers: dates partly hidden by cloud or missing data; their "
-                        "counts are lower\nbounds (known sites are carried), so the lines "
-                        "skip them.")
+        notes[:0] = textwrap.wrap(
+            "Hollow markers: dates partly hidden by cloud or missing data. Sites not seen "
+            "there are carried from their last observation; lines and bands skip these "
+            "dates.", 78)
     fig = axes[-1].figure
     below = axes[-1].transAxes + ScaledTranslation(0, -(SMALL_PT + 8) / 72,
                                                    fig.dpi_scale_trans)

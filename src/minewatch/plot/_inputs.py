@@ -12,7 +12,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import xarray as xr
+from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
 from pyproj import CRS
 
 from minewatch.errors import InputError, MissingCRSError
@@ -21,6 +23,11 @@ Raster = str | PathLike[str] | xr.DataArray
 Bounds = tuple[float, float, float, float]  # left, bottom, right, top (map CRS units)
 
 _MAX_PX = 2200  # enough for 183 mm at 300 dpi
+
+#: NDVI under the map layers: greys, dark = green vegetation, light = bare ground, so that the
+#: coloured layers (pools, clearings, sites) stand out on it.
+NDVI_BACKGROUND = ListedColormap(colormaps["Greys"](np.linspace(0.08, 0.78, 256)),
+                                 name="ndvi_greys")
 
 
 def _frame(frame: gpd.GeoDataFrame | None, name: str) -> gpd.GeoDataFrame | None:
@@ -203,7 +210,7 @@ def _draw_background(ax: Axes, source: Raster, crs: CRS, bounds: Bounds | None, 
                            zorder=0)
     else:
         artist = ax.imshow(image, extent=(left, right, bottom, top), interpolation="nearest",
-                           cmap="viridis", vmin=-0.2, vmax=0.9, zorder=0)
+                           cmap=NDVI_BACKGROUND, vmin=-0.2, vmax=0.9, zorder=0)
     return (left, bottom, right, top), kind, artist
 
 
