@@ -679,6 +679,54 @@ def test_read_only_target_directory_rename_fails_cleanly(tmp_path):
     assert _leftovers(tmp_path) == []
 
 
+def _full_disk(monkeypatch):
+    """The file system reports 0 bytes free, as it does when a write hit ENOSPC."""
+    import shutil
+
+    import minewatch.io.write as write
+
+    usage = shutil.disk_usage("/")
+    monkeypatch.setattr(write.shutil, "disk_usage",
+                        lambda path: type(usage)(usage.total, usage.total, 0))
+
+
+def test_gdal_write_on_a_full_disk(tmp_path, monkeypatch):
+    # GDAL reports ENOSPC only in its log; its exception says "Write failed"
+    target = tmp_path / "change.tif"
+    target.write_bytes(b"earlier change map")
+    _full_disk(monkeypatch)
+    with pytest.raises(OutputError, match=rf"{_q(target)}: cannot write \(no space left.*"
+                                          r"RasterioIOError"), atomic_path(target) as tmp:
+        tmp.unlink()
+        tmp.symlink_to("/dev/full")  # every write to it fails with ENOSPC
+        with rasterio.open(tmp, "w", driver="GTiff", width=300, height=300, count=1,
+                           dtype="float32", crs="EPSG:32647",
+                           transform=from_origin(*ORIGIN, 10, 10)) as dst:
+            dst.write(np.random.default_rng(5).random((1, 300, 300), np.float32))
+    assert target.read_bytes() == b"earlier change map"
+    assert _leftovers(tmp_path) == []
+
+
+def test_geopackage_driver_error_on_a_full_disk(tmp_path, monkeypatch):
+    from pyogrio.errors import DataSourceError
+
+    target = tmp_path / "pools.gpkg"
+    _full_disk(monkeypatch)
+    with pytest.raises(OutputError, match=rf"{_q(target)}: cannot write \(no space left"), \
+            atomic_path(target):
+        raise DataSourceError("sqlite3_exec(INSERT ...) failed: database or disk is full")
+    assert not target.exists() and _leftovers(tmp_path) == []
+
+
+def test_other_errors_inside_atomic_path_are_not_disguised(tmp_path):
+    target = tmp_path / "out.csv"
+    with pytest.raises(FileNotFoundError, match=r"missing_input\.csv"), atomic_path(target):
+        pd.read_csv(tmp_path / "missing_input.csv")  # an input, not the output
+    with pytest.raises(RuntimeError, match="a bug"), atomic_path(target):
+        raise RuntimeError("a bug, with plenty of disk space")
+    assert not target.exists() and _leftovers(tmp_path) == []
+
+
 def test_input_errors_inside_atomic_path_are_not_disguised(tmp_path, write_tif):
     cut = tmp_path / "cut.tif"
     cut.write_bytes(b"")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from os import PathLike
@@ -27,10 +29,12 @@ def atomic_path(path: str | PathLike[str]) -> Iterator[Path]:
     Raises
     ------
     OutputError
-        Creating the folder or temporary file, writing inside the block (any ``OSError`` that
-        is not a minewatch error) or the final rename failed: disk full, permission denied,
-        read-only file system, a parent that is a file. The message names ``path`` and the fix;
-        the previous ``path``, if any, is untouched.
+        Creating the folder or temporary file, writing inside the block or the final rename
+        failed: disk full, permission denied, read-only file system, a parent that is a file.
+        The message names ``path`` and the fix; the previous ``path``, if any, is untouched.
+        Writes inside the block: an ``OSError`` (unless it names another file — an input read
+        in the block keeps its own error), or any error (GDAL, pyogrio) whose text says the
+        disk is full or raised while less than 1 MiB is free. Minewatch errors pass unchanged.
 
     Examples
     --------
@@ -48,18 +52,56 @@ def atomic_path(path: str | PathLike[str]) -> Iterator[Path]:
                                     dir=target.parent)
         os.close(fd)
     except OSError as err:
-        raise _output_error(target, err) from err
+        raise _output_error(target, err, err.errno) from err
     tmp = Path(name)
     try:
-        yield tmp
-        tmp.replace(target)
-    except OSError as err:
-        if isinstance(err, MinewatchError):  # e.g. TileReadError of an input read in the block
-            raise
-        raise _output_error(target, err) from err
+        try:
+            yield tmp
+        except Exception as err:
+            cause = None if isinstance(err, MinewatchError) else _write_errno(err, tmp, target)
+            if cause is None:  # not a failure to write (e.g. a bad input read in the block)
+                raise
+            raise _output_error(target, err, cause) from err
+        try:
+            tmp.replace(target)
+        except OSError as err:
+            raise _output_error(target, err, err.errno) from err
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+#: Free bytes below which a failed write is taken for a full disk.
+_FULL_BYTES = 1 << 20
+_DISK_FULL_TEXT = re.compile(r"no space left on device|errno 28\b|disk quota exceeded",
+                             re.IGNORECASE)
+
+
+def _write_errno(err: Exception, tmp: Path, target: Path) -> int | None:
+    """The errno of a failure to write ``tmp``, or ``None`` when ``err`` is about something else.
+
+    ``OSError``s carry it (unless they name another file: an input read inside the block);
+    GDAL and pyogrio raise their own types whose text may say "No space left on device", or
+    only "Write failed", so a (nearly) full disk is also checked directly.
+    """
+    if isinstance(err, OSError) and err.errno is not None:
+        if err.filename is not None and Path(str(err.filename)) not in (tmp, target):
+            return None
+        return err.errno
+    chain: list[BaseException] = [err]
+    while chain[-1].__cause__ is not None or chain[-1].__context__ is not None:
+        nxt = chain[-1].__cause__ or chain[-1].__context__
+        if nxt is None or nxt in chain or len(chain) > 8:
+            break
+        chain.append(nxt)
+    if any(_DISK_FULL_TEXT.search(str(e)) for e in chain):
+        return errno.ENOSPC
+    try:
+        if shutil.disk_usage(target.parent).free < _FULL_BYTES:
+            return errno.ENOSPC
+    except OSError:
+        pass
+    return None
 
 
 _REMEDIES = {
@@ -74,12 +116,14 @@ _REMEDIES = {
 }
 
 
-def _output_error(target: Path, err: OSError) -> OutputError:
+def _output_error(target: Path, err: BaseException, code: int | None) -> OutputError:
     """An :class:`OutputError` naming ``target``, the cause and the fix."""
-    why = _REMEDIES.get(err.errno or 0, err.strerror or str(err) or type(err).__name__)
+    detail = getattr(err, "strerror", None) or str(err).strip().splitlines()[0][:200] \
+        if str(err).strip() else type(err).__name__
+    why = _REMEDIES.get(code or 0, detail)
     return OutputError(f"{target}: cannot write ({why}); earlier outputs are left as they "
-                       f"were [{type(err).__name__}: {err.strerror or err}].",
-                       errno=err.errno, filename=str(target))
+                       f"were [{type(err).__name__}: {detail}].",
+                       errno=code, filename=str(target))
 
 
 def write_table(frame: pd.DataFrame, path: str | PathLike[str]) -> Path:
