@@ -138,6 +138,14 @@ def _date(value: object) -> str:
     return "" if pd.isna(stamp) else f"{stamp:%Y-%m-%d}"
 
 
+def _place(manifest: Mapping, out: Path) -> str:
+    """A short name of the analysed archive (its folder name), or the output folder's."""
+    archive = manifest.get("archive")
+    if isinstance(archive, str) and archive.strip():
+        return Path(archive.rstrip("/\\")).name or archive
+    return out.resolve().name
+
+
 def _png_size(data: bytes) -> tuple[int, int, float | None] | None:
     """Width and height (px) of a PNG and its resolution (dots per inch, from pHYs)."""
     if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
@@ -388,16 +396,18 @@ def _keyfigures(table: pd.DataFrame | None) -> str:
     if not _missing(unobserved) and float(unobserved) > 0:
         site_note = (f"partly unobserved: {_int(unobserved)} not seen on this date (cloud or no "
                      "data), carried from their last observation")
+    area_note = ""
+    if partly and not _missing(valid) and float(valid) < 0.999:
+        area_note = (f"partly unobserved: {100 * (1 - float(valid)):.0f} % of the area not "
+                     "seen; what is there is not counted")
     elif partly:
-        site_note = "partly unobserved date"
+        area_note = "partly unobserved date"
     card("sites", "Sites", _int(row.get("sites")), "", row.get("sites_low"),
          row.get("sites_high"), site_note)
     card("pools", "Pools", _int(row.get("pools")), "", row.get("pools_low"),
-         row.get("pools_high"), "partly unobserved date: pools under cloud are missing"
-         if partly else "")
+         row.get("pools_high"), area_note)
     card("cleared_area_m2", "Cleared area", _ha(row.get("cleared_area_m2")), " ha",
-         row.get("cleared_area_m2_low"), row.get("cleared_area_m2_high"),
-         "partly unobserved date" if partly else "")
+         row.get("cleared_area_m2_low"), row.get("cleared_area_m2_high"), area_note)
     if "new_sites" in row.index:
         cards.append(f'<div class="keyfigure" data-key="new_sites" '
                      f'data-value="{_e(_num(row.get("new_sites")))}"><div class="label">New '
@@ -525,7 +535,10 @@ def _methods(manifest: dict, scenes: pd.DataFrame | None) -> str:
     if scenes is not None and "status" in scenes.columns:
         used = int((scenes["status"] == "used").sum())
         skipped = int((scenes["status"] != "used").sum())
-    linking = next((v for k, v in flat.items() if k.endswith("linking_distance_m")), 150)
+    linking = next((v for k, v in flat.items() if k.endswith("linking_distance_m")), None)
+    linking_txt = (f"within {linking} m of each other" if linking is not None else
+                   "within the linking distance of each other (default 150 m; not recorded "
+                   "in manifest.json)")
     steps = [
         ("Imagery",
          f"Scenes of {sensor} at {res_txt} pixels"
@@ -546,7 +559,7 @@ def _methods(manifest: dict, scenes: pd.DataFrame | None) -> str:
          "Each clearing is classed: mining (pools on it, or newly bare laterite), swidden "
          "(regrowing or burnt fields), landslide (grey, elongated) or unknown."),
         ("Sites",
-         f"Pools and mining clearings within {linking} m of each other (edge to edge) form a "
+         f"Pools and mining clearings {linking_txt} (edge to edge) form a "
          "site. Sites are tracked across dates with stable IDs (S0001, ... by first date), "
          "merges and splits recorded. A known site not seen on a date (cloud) is carried, "
          "not dropped; a site seen on one date only is 'provisional' while it is too recent "
@@ -570,13 +583,24 @@ def _methods(manifest: dict, scenes: pd.DataFrame | None) -> str:
 def _config(manifest: dict) -> str:
     top = [(k, manifest.get(k)) for k in ("sensor", "resolution_m", "crs", "archive", "aoi")
            if manifest.get(k) not in (None, "")]
-    flat = _flatten(manifest.get("config") or {})
+    config = manifest.get("config") or {}
     parts = []
     if top:
         parts.append(_kv(top))
-    if flat:
+    plain = [(k, v) for k, v in config.items() if not isinstance(v, Mapping)]
+    groups = [(k, _flatten(v)) for k, v in config.items() if isinstance(v, Mapping)]
+    if plain or groups:
+        blocks = []
+        if plain:
+            blocks.append(("settings", plain))
+        blocks += groups
+        cells = "".join(
+            f'<div class="configgroup"><h4>{_e(name)}</h4><table class="kv compact"><tbody>'
+            + "".join(f'<tr><th class="mono">{_e(k)}</th><td>{_e(v)}</td></tr>'
+                      for k, v in items)
+            + "</tbody></table></div>" for name, items in blocks)
         parts.append("<h3>Detection and tracking settings (manifest.json: config)</h3>"
-                     + _kv(flat))
+                     f'<div class="configgrid" id="config">{cells}</div>')
     if not parts:
         return "<p>No configuration recorded (manifest.json missing or without config).</p>"
     return "".join(parts)
@@ -778,7 +802,7 @@ def report(out_dir: str | PathLike[str], path: str | PathLike[str] | None = None
 
     dates = manifest.get("dates") or ([_date(d) for d in table["date"].unique()]
                                       if table is not None else [])
-    place = manifest.get("archive") or out.name
+    place = _place(manifest, out)
     if title is None:
         title = f"Rare-earth mining sites: {place}"
     subtitle = " · ".join(x for x in (

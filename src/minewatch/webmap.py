@@ -294,7 +294,9 @@ def web_map(out_dir: str | PathLike[str], path: str | PathLike[str] | None = Non
 
     dates = manifest.get("dates") or []
     if title is None:
-        place = manifest.get("archive") or out.name
+        archive = manifest.get("archive")
+        place = (Path(archive.rstrip("/\\")).name if isinstance(archive, str) and archive
+                 else out.resolve().name)
         span = f", {dates[0]} – {dates[-1]}" if dates else ""
         title = f"Mining sites: {place}{span}"
     summary = f"{len(sites)} site{'s' if len(sites) != 1 else ''}"
