@@ -1,11 +1,16 @@
-"""Group the pools and mining clearings of one date into sites.
+"""Mining sites: group one date's pools and clearings into sites, and track sites over dates.
 
-Two objects (pools or clearings) whose edge-to-edge distance is at most
-``SiteConfig.linking_distance_m`` are linked; a site is a connected group of links, so chains
-link transitively. Neighbours come from a spatial index (``sindex.query(..., predicate=
-"dwithin")``), never from all pairs; the groups are the connected components of the sparse
-neighbour graph. Stable IDs across dates are not done here: ``site_id`` is only unique within
-one call (sorted by centroid y, then x).
+:func:`group_sites` (one date): two objects (pools or mining clearings) whose edge-to-edge
+distance is at most ``SiteConfig.linking_distance_m`` are linked; a site is a connected group
+of links, so chains link transitively. Neighbours come from a spatial index
+(``STRtree.query(..., predicate="dwithin")``), never from all pairs; the groups are the
+connected components of the sparse neighbour graph. Its ``site_id`` is only unique within one
+call (sorted by centroid y, then x).
+
+:func:`track_sites` (all dates): groups each date the same way and matches the groups, through
+the spatial index again, against the last known polygon of every site still tracked, giving
+stable IDs, a status per site and date (``new``, ``active``, ``expanded``, ``inactive``,
+``unobserved``), merges and splits, and persistence flags. Rules in ``docs/sites.md``.
 """
 
 from __future__ import annotations
@@ -373,25 +378,39 @@ class _Observer:
             self._layer, self._layer_date = arr.astype(bool, copy=False), date
         return self._layer
 
-    def _mask(self, geom: object) -> tuple[int, int, np.ndarray, int]:
-        from affine import Affine
-        from rasterio.features import geometry_mask
-
-        minx, miny, maxx, maxy = geom.bounds
-        inv = ~self.transform
-        cols, rows = zip(*(inv * (x, y) for x in (minx, maxx) for y in (miny, maxy)),
-                         strict=True)
-        c0, c1 = int(np.floor(min(cols))), int(np.ceil(max(cols)))
-        r0, r1 = int(np.floor(min(rows))), int(np.ceil(max(rows)))
-        c1, r1 = max(c1, c0 + 1), max(r1, r0 + 1)
-        mask = geometry_mask([geom], out_shape=(r1 - r0, c1 - c0), invert=True,
-                             transform=self.transform * Affine.translation(c0, r0))
-        if not mask.any():  # smaller than a pixel: the pixel holding it
-            p = shapely.point_on_surface(geom)
-            col, row = inv * (p.x, p.y)
-            c0, r0 = int(np.floor(col)), int(np.floor(row))
-            mask = np.ones((1, 1), dtype=bool)
-        return r0, c0, mask, int(mask.sum())
+    def _masks_of(self, geoms: np.ndarray) -> list[tuple[int, int, np.ndarray, int]]:
+        """(row0, col0, mask, pixels) per geometry: the pixels whose centre lies inside it,
+        over its bounding window (one vectorised point-in-polygon test for all of them).
+        A geometry holding no pixel centre gets the pixel under its representative point."""
+        t = self.transform
+        inv = ~t
+        b = shapely.bounds(geoms)
+        bx, by = b[:, [0, 2, 0, 2]], b[:, [1, 1, 3, 3]]
+        cols, rows = inv.a * bx + inv.b * by + inv.c, inv.d * bx + inv.e * by + inv.f
+        c0, r0 = np.floor(cols.min(axis=1)).astype(int), np.floor(rows.min(axis=1)).astype(int)
+        c1 = np.maximum(np.ceil(cols.max(axis=1)).astype(int), c0 + 1)
+        r1 = np.maximum(np.ceil(rows.max(axis=1)).astype(int), r0 + 1)
+        shapes = list(zip((r1 - r0).tolist(), (c1 - c0).tolist(), strict=True))
+        cc = np.concatenate([np.tile(np.arange(w), h) + c for (h, w), c in
+                             zip(shapes, c0.tolist(), strict=True)]) + 0.5
+        rr = np.concatenate([np.repeat(np.arange(h), w) + r for (h, w), r in
+                             zip(shapes, r0.tolist(), strict=True)]) + 0.5
+        owner = np.repeat(np.arange(len(geoms)), [h * w for h, w in shapes])
+        shapely.prepare(geoms)
+        inside = shapely.contains_xy(geoms[owner], t.a * cc + t.b * rr + t.c,
+                                     t.d * cc + t.e * rr + t.f)
+        out = []
+        start = 0
+        for k, (h, w) in enumerate(shapes):
+            mask = inside[start:start + h * w].reshape(h, w)
+            start += h * w
+            row, col = int(r0[k]), int(c0[k])
+            if not mask.any():  # smaller than a pixel: the pixel holding it
+                p = shapely.point_on_surface(geoms[k])
+                fc, fr = inv * (p.x, p.y)
+                row, col, mask = int(np.floor(fr)), int(np.floor(fc)), np.ones((1, 1), bool)
+            out.append((row, col, mask, int(mask.sum())))
+        return out
 
     def fractions(self, geoms: list, crs: CRS, date: pd.Timestamp) -> np.ndarray:
         """Observed fraction (0–1) of each geometry on ``date``; outside the grid counts as
@@ -399,9 +418,9 @@ class _Observer:
         todo = [g for g in geoms if id(g) not in self._masks]
         if todo:
             own = (gpd.GeoSeries(todo, crs=crs).to_crs(self.crs).to_numpy()
-                   if crs is not None and crs != self.crs else todo)
-            for g, o in zip(todo, own, strict=True):
-                self._masks[id(g)] = (g, *self._mask(o))
+                   if crs is not None and crs != self.crs else np.array(todo, dtype=object))
+            for g, m in zip(todo, self._masks_of(own), strict=True):
+                self._masks[id(g)] = (g, *m)
         layer = self._layer_at(date)
         h, w = self.shape
         out = np.zeros(len(geoms))
@@ -710,6 +729,15 @@ def track_sites(
                      c_days, p_track, c_track, regions, region_column, p_geom, c_geom)
 
 
+def _distinct(geoms: list) -> list:
+    """The geometries with exact repeats dropped (a site unchanged over dates repeats its
+    hull; the union is the same and faster without them)."""
+    seen: dict[bytes, object] = {}
+    for g in geoms:
+        seen.setdefault(shapely.to_wkb(g), g)
+    return list(seen.values())
+
+
 def _text(values: Sequence[object], index: pd.Index | None = None) -> pd.Series:
     """An object Series of str/None (pandas 3 would infer ``str`` and turn None into NaN)."""
     return pd.Series(list(values), index=index, dtype=object)
@@ -728,7 +756,8 @@ def _assemble(tracks: list[_Track], events: list, days: pd.DatetimeIndex, config
     need = config.min_persistence_dates
     persistent = [len(tr.seen) + (tr.merged_into is not None) >= need for tr in tracks]
     n_observed = [sum(r[1] != "unobserved" for r in tr.rows) for tr in tracks]
-    footprints = np.array([shapely.union_all(tr.hulls) for tr in tracks], dtype=object)
+    footprints = np.array([shapely.union_all(_distinct(tr.hulls)) for tr in tracks],
+                          dtype=object)
     sites = gpd.GeoDataFrame({
         "site_id": _text([tr.site_id for tr in tracks]),
         "first_seen": pd.Series([days[tr.first] for tr in tracks], dtype="datetime64[ns]"),
