@@ -154,12 +154,17 @@ def test_rerun_fetches_nothing_new(served, files, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in again.skipped} == stamps
 
 
-def test_a_dropped_connection_is_retried(served, files, tmp_path, fast_backoff):
+def test_a_dropped_connection_is_retried(served, files, tmp_path, fast_backoff, caplog):
     target = served.ids[1]
     path = served.url_path(target, "B04")
-    files.drops[path] = 2  # GDAL's own retry absorbs one; minewatch's back-off the next
-    result = fetch(_items(served), served.aoi, tmp_path / "archive", progress=False)
-    assert files.dropped == [path, path]
+    # GDAL re-sends a dropped request twice itself (GDAL_HTTP_MAX_RETRY=2), then gives up;
+    # minewatch's back-off retry then opens the file again
+    files.drops[path] = 4
+    with caplog.at_level("INFO", logger="minewatch.acquire"):
+        result = fetch(_items(served), served.aoi, tmp_path / "archive", progress=False)
+    assert files.dropped == [path] * 4
+    assert any("retry 1/3" in r.getMessage() and target in r.getMessage()
+               for r in caplog.records)
     assert result.ok and len(result.fetched) == 3
     np.testing.assert_array_equal(
         minewatch.open_tile(tmp_path / "archive" / "sentinel-2-l2a" / f"{target}.tif")

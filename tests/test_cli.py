@@ -212,6 +212,21 @@ def test_fetch_with_a_404_exits_4_and_lists_it(served, tmp_path):
     assert "B03" in failed[0]
 
 
+def test_verbose_shows_the_retries_quiet_shows_nothing(served, tmp_path):
+    served.files.reset()
+    served.files.drops[served.url_path(served.ids[1], "B11")] = 4  # GDAL retries 2 itself
+    try:
+        proc = minewatch("fetch", tmp_path / "a", "--aoi", served.aoi, "--api", served.api,
+                         "--start", "2020-01-01", "--end", "2024-12-31", "-v")
+    finally:
+        served.files.reset()
+    assert proc.returncode == 0, proc.stderr
+    assert "retry 1/3" in proc.stderr and served.ids[1] not in proc.stdout
+    quiet = minewatch("fetch", tmp_path / "a", "--aoi", served.aoi, "--api", served.api,
+                      "--start", "2020-01-01", "--end", "2024-12-31", "--quiet")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+
+
 def test_scan_of_fetched_archive(served, fetched):
     proc = minewatch("scan", fetched / "catalog.json")
     assert proc.returncode == 0, proc.stderr
@@ -348,7 +363,7 @@ def test_run_with_an_added_date_processes_only_the_new_one(tmp_path):
     after = {p: p.stat().st_mtime_ns for p in (out / "cache").glob("????-??-??/*")}
     assert {p: after[p] for p in cached} == cached  # the four old dates were not redone
     # per-scene results (pools, valid masks) are computed for the new date only; clearings,
-    # which depend on the whole series, are recomputed (pipeline's choice, noted in its docs)
+    # which depend on the whole series, are recomputed for every date
     new = {p.parent.name for p in set(after) - set(cached)
            if p.name.startswith(("pools-", "valid-"))}
     assert new == {pd.Timestamp(scenes[-1].name.split("_")[2]).strftime("%Y-%m-%d")}
