@@ -159,6 +159,25 @@ def test_truncated_pixels_eager_lazy_and_scan(tmp_path, write_tif):
     assert "pixels could not be read" in _reason(frame, "S2_20210105.tif")
 
 
+def test_one_truncated_band_file_of_a_scene_in_load_stack(tmp_path, write_tif):
+    """scan_archive previews a scene's first band only (documented); load_stack reads every
+    pixel when it counts valid pixels, and names the broken file instead of a GDAL error."""
+    folder = tmp_path / "archive" / "S2_20210105"
+    noise = np.random.default_rng(6).integers(1, 10000, (512, 512), dtype=np.uint16)
+    full = write_tif(tmp_path / "b08_full.tif", noise)
+    b08 = folder / "B08.tif"
+    for name in S2_DESCRIPTIONS[:3]:
+        write_tif(folder / f"{name}.tif", noise)
+    rasterio.shutil.copy(full, b08, driver="GTiff", tiled=True, compress="deflate")
+    b08.write_bytes(b08.read_bytes()[: b08.stat().st_size // 2])
+    frame = _scan(tmp_path / "archive")
+    assert list(frame["scene_id"]) == ["S2_20210105"]
+    for chunks in (None, 256):
+        with pytest.raises(TileReadError, match=rf"{_q(b08)}: pixels could not be read .*scene "
+                                                r"S2_20210105 is truncated or corrupt"):
+            load_stack(frame, chunks=chunks)
+
+
 def test_one_by_one_pixel_raster_is_read_exactly(tmp_path, write_tif):
     path = _s2_file(write_tif, tmp_path / "S2_20210105.tif", size=1)
     for chunks in (None, 16):

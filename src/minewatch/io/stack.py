@@ -9,9 +9,10 @@ source onto the requested GeoBox.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,11 @@ from minewatch.errors import (
     EmptySceneWarning,
     GridError,
     InputError,
+    MinewatchError,
     MinewatchWarning,
     NoOverlapError,
     SparseSceneWarning,
+    TileReadError,
 )
 from minewatch.io._grid import raster_grid
 from minewatch.io._scene import BandSource, Scene, role_sort_key
@@ -460,6 +463,10 @@ def load_stack(
         and the scenes' extents).
     GridError
         The files of one scene are in different CRSs (scenes in different CRSs are fine).
+    TileReadError
+        A file's pixels cannot be read (truncated or corrupt), when pixels are read here:
+        ``chunks=None`` or ``skip_empty=True``. (A lazy stack read later raises odc-stac's
+        error at compute time.)
 
     Examples
     --------
@@ -523,17 +530,18 @@ def load_stack(
     groups: dict[tuple, list[Scene]] = defaultdict(list)
     for s in overlapping:
         groups[_radiometry_key(s)].append(s)
-    parts = [
-        _load_group(
-            members,
-            geobox,
-            chunks=chunk_map,
-            resampling=resampling,
-            groupby=groupby,
-            mask_clouds=mask_clouds,
-        )
-        for members in groups.values()
-    ]
+    with _reading(overlapping):
+        parts = [
+            _load_group(
+                members,
+                geobox,
+                chunks=chunk_map,
+                resampling=resampling,
+                groupby=groupby,
+                mask_clouds=mask_clouds,
+            )
+            for members in groups.values()
+        ]
     roles = sorted({r for p in parts for r in p["band"].values}, key=role_sort_key)
     parts = [p.reindex(band=roles) for p in parts]
     stack = xr.concat(parts, dim="time", coords="different", compat="equals", join="outer")
@@ -542,7 +550,8 @@ def load_stack(
         stack = _fuse_duplicate_times(stack)
 
     if skip_empty:
-        valid = stack.notnull().any("band").mean(("y", "x")).compute()
+        with _reading(overlapping):
+            valid = stack.notnull().any("band").mean(("y", "x")).compute()
         stack = stack.assign_coords(valid_fraction=("time", valid.values.astype(np.float32)))
         empty = valid.values == 0
         skipped = [
@@ -585,6 +594,43 @@ def load_stack(
     stack = stack.rio.write_crs(out_crs)
     stack = stack.rio.write_nodata(np.nan, encoded=False)
     return stack
+
+
+@contextlib.contextmanager
+def _reading(scenes: Sequence[Scene]) -> Iterator[None]:
+    """Turn a read failure inside odc-stac (raw rasterio/GDAL errors) into a TileReadError
+    naming the unreadable file, found by reading each file of ``scenes`` (failure path only)."""
+    try:
+        yield
+    except MinewatchError:
+        raise
+    except Exception as err:  # RasterioIOError, CPLE_* raised from odc-stac's dask tasks
+        bad = _unreadable(scenes)
+        if bad is None:
+            raise
+        href, scene_id, why = bad
+        raise TileReadError(
+            f"{href}: pixels could not be read ({why}); the file of scene {scene_id} is "
+            "truncated or corrupt — re-download it, or remove the scene from the archive."
+        ) from err
+
+
+def _unreadable(scenes: Sequence[Scene]) -> tuple[str, str, str] | None:
+    """(href, scene id, reason) of the first file of ``scenes`` whose pixels fail to read."""
+    import rasterio
+
+    for scene in scenes:
+        hrefs = [b.href for b in scene.bands] + ([scene.mask.href] if scene.mask else [])
+        for href in dict.fromkeys(hrefs):
+            try:
+                with rasterio.open(href) as src:
+                    for _, window in src.block_windows(1):
+                        src.read(window=window)
+            except Exception as err:
+                text = str(err).strip().splitlines()[0][:200] if str(err).strip() else \
+                    type(err).__name__
+                return href, scene.id, text
+    return None
 
 
 def _fuse_duplicate_times(stack: xr.DataArray) -> xr.DataArray:
