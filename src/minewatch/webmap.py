@@ -50,6 +50,7 @@ _POPUP_CSS = """
             font: 14px/1.3 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 .mw-title b { font-size: 15px; }
 .leaflet-container { background: #f4f1ea; }
+.leaflet-control-scale-line { font-size: 11px; line-height: 1.3; }
 """
 
 _ON_EACH_FEATURE = """function(feature, layer) {
@@ -180,9 +181,10 @@ def web_map(out_dir: str | PathLike[str], path: str | PathLike[str] | None = Non
     path
         The HTML file to write (default ``out_dir/webmap.html``); written atomically.
     basemap
-        ``None`` (default): no tiles, no network request at all (the map works offline, with
-        Natural Earth country borders for context). Otherwise a folium tile name such as
-        ``"OpenStreetMap"`` or ``"CartoDB positron"``, or a URL template
+        ``None`` (default): no tiles, no network request at all (the map works offline; a
+        layer of Natural Earth 1:110m country borders can be switched on for context).
+        Otherwise a folium tile name such as ``"OpenStreetMap"`` or ``"CartoDB positron"``, or
+        a URL template
         (``"https://.../{z}/{x}/{y}.png"``, then give ``attribution``); the tiles are loaded
         from their server when the map is viewed.
     attribution
@@ -245,10 +247,10 @@ def web_map(out_dir: str | PathLike[str], path: str | PathLike[str] | None = Non
     borders = gpd.read_file(resources.files("minewatch").joinpath("data", _NATURAL_EARTH))
     folium.GeoJson(
         json.loads(borders[["name", "geometry"]].to_json()),
-        name="Country borders (Natural Earth 1:110m, approximate)",
+        name="Country borders (Natural Earth 1:110m: off by km, for zoomed-out context)",
         style_function=lambda _: {"color": "#666666", "weight": 1.5, "fill": False,
                                   "dashArray": "4 3"},
-        interactive=False, show=basemap is None,
+        interactive=False, show=False,  # a 1:110m line drawn over sites would mislead
     ).add_to(fmap)
 
     years = sorted({int(d.year) for d in sites.get("first_seen", pd.Series(dtype="datetime64[ns]"))
