@@ -5,12 +5,7 @@ Sentinel-2 L2A or Landsat C2 L2 scenes over an area and period. :func:`fetch` re
 scene, only the window of each band's cloud-optimised GeoTIFF that covers the area — GDAL
 ``/vsicurl/`` HTTP range requests, no whole-file download — and writes one multi-band GeoTIFF
 per scene that :func:`minewatch.open_tile` and :func:`minewatch.scan_archive` read, plus a
-local STAC catalog of what was fetched.
-
-    >>> from minewatch.acquire import search, fetch              # doctest: +SKIP
-    >>> items = search("earth-search", "sentinel-2-l2a", "aoi.geojson",
-    ...                "2019-01-01", "2025-12-31", max_cloud=30)  # doctest: +SKIP
-    >>> result = fetch(items, "aoi.geojson", "archive")           # doctest: +SKIP
+local STAC catalog of what was fetched. See docs/acquire.md.
 """
 
 from __future__ import annotations
@@ -664,11 +659,16 @@ def fetch(
 
     Examples
     --------
-    >>> items = search("earth-search", "sentinel-2-l2a", "sample_tiles/aoi.geojson",
-    ...                "2024-01-01", "2024-03-31", max_cloud=20)  # doctest: +SKIP
-    >>> result = fetch(items, "sample_tiles/aoi.geojson", "archive")  # doctest: +SKIP
-    >>> len(result.fetched), result.failed  # doctest: +SKIP
-    (9, ())
+    Items from ``search(...)`` have HTTP asset URLs; local files work the same way (here the
+    Sentinel-2 items of the sample archive's catalog):
+
+    >>> import tempfile
+    >>> from minewatch.io.stac import read_items
+    >>> items = [i for i in read_items("sample_tiles/catalog.json") if i.id.startswith("S2")]
+    >>> result = fetch(items[:2], "sample_tiles/aoi.geojson", tempfile.mkdtemp(),
+    ...                progress=False)
+    >>> [p.name for p in result.fetched], result.failed
+    (['S2B_47RMJ_20200214_0_L2A.tif', 'S2B_47RMJ_20210228_0_L2A.tif'], ())
     """
     from tqdm.auto import tqdm
 
