@@ -498,3 +498,52 @@ def test_empty_input_gives_empty_frames_with_columns():
     assert list(t.events.columns) == list(EVENT_COLUMNS) and len(t.events) == 0
     assert "site_id" in t.pools.columns and "site_id" in t.clearings.columns
     assert t.dates == list(DATES)
+
+
+# --------------------------------------------------------------------------- small worlds
+
+
+def pools_at(stories):
+    """Pools from {date index: [(x, y), ...]} (10 m squares, 100 m² each)."""
+    rows = [{"date": DATES[t], "area_m2": 100.0, "geometry": square(x, y)}
+            for t, xy in stories.items() for x, y in xy]
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=UTM)
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_split_keeps_the_id_on_the_largest_part_wherever_it_lies(mirror):
+    sign = -1 if mirror else 1
+    whole = [(sign * x, 0) for x in (0, 40, 80, 200, 300)]
+    parts = [(sign * x, 0) for x in (0, 40, 80, 300)]  # the pool at 200 goes: 3 + 1
+    t = track_sites(pools_at({0: whole, 1: parts}))
+    h = t.history.set_index(["site_id", "date"])
+    assert h.loc[("S0001", D1), "n_pools"] == 3
+    assert h.loc[("S0002", D1), ["status", "n_pools"]].tolist() == ["new", 1]
+    assert t.events[["kind", "site_id", "other_ids"]].to_numpy().tolist() == [
+        ["split", "S0001", "S0002"]]
+
+
+def test_merge_and_split_in_one_piece():
+    # A (3 pools) and B (a chain of 3) on D0; on D1 a bridging pool joins A and B while B's
+    # eastern pool goes and a new pool Y appears 145 m past B's old edge (250 m from the
+    # joined group): A and B merge (A is west: S0001, same first date) and Y splits off B.
+    a = [(0, 0), (40, 0), (80, 0)]
+    b = [(300, 0), (340, 0), (440, 0)]
+    t = track_sites(pools_at({0: a + b, 1: [*a, (190, 0), (300, 0), (340, 0), (600, 0)]}))
+    assert t.events[["date", "kind", "site_id", "other_ids"]].to_numpy().tolist() == [
+        [D1, "merge", "S0001", "S0002"], [D1, "split", "S0002", "S0003"]]
+    s = t.sites.set_index("site_id")
+    assert s.loc["S0002", "merged_into"] == "S0001"
+    assert s.loc["S0003", ["first_seen", "n_pools_max"]].tolist() == [D1, 1]
+    h = t.history.set_index(["site_id", "date"])
+    assert h.loc[("S0001", D1), ["status", "n_pools"]].tolist() == ["active", 6]
+    assert ("S0002", D1) not in h.index
+
+
+def test_min_observed_fraction_is_configurable():
+    pools, clearings, _ = world()
+    valid = valid_mask({2: [box(397, 400, 517, 600)]})  # 1/3 of E hidden on D2
+    strict = SiteConfig(min_observed_fraction=0.9)
+    h = track_sites(pools, clearings, valid=valid, config=strict).history
+    h = h.set_index(["site_id", "date"])
+    assert h.loc[("S0004", D2), "status"] == "unobserved"
