@@ -1,8 +1,8 @@
-"""The ``minewatch`` command: search, fetch, scan, run, verify, report, demo (click).
+"""The ``minewatch`` command: search, fetch, scan, run, verify, report, demo, synth (click).
 
 A thin layer over the public API: each command parses options, calls one minewatch function
-and prints what it did. Heavy imports happen inside the commands, so ``minewatch --help`` is
-fast.
+and prints what it did. The analysis libraries are imported inside the commands that need
+them. The reference, with a transcript, is docs/cli.md.
 
 Exit codes
 ----------
@@ -53,7 +53,7 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_VERIFY, EXIT_PARTIAL, EXIT_BUG, EXIT_INTER
 #: click >= 8.2 raises this for a bare `minewatch` (older click prints the help itself).
 _NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
-_STATE: dict[str, Any] = {"debug": False, "quiet": False, "verbose": 0, "command": None}
+_STATE: dict[str, Any] = {"debug": False, "quiet": False, "verbose": 0}
 
 
 class CommandError(click.ClickException):
@@ -652,7 +652,7 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "minewatch") -> 
     import traceback
 
     args = list(sys.argv[1:] if argv is None else argv)
-    _STATE.update(debug="--debug" in args, quiet=False, verbose=0, command=None)
+    _STATE.update(debug="--debug" in args, quiet=False, verbose=0)
     previous = warnings.showwarning
     try:
         result = cli.main(args=args, prog_name=prog_name, standalone_mode=False)
