@@ -291,3 +291,14 @@ def test_key_figures_sum_regions(made, tmp_path):
     assert float(cards["pools"]["data-value"]) == 3 * last["pools"]
     assert float(cards["cleared_area_m2"]["data-value"]) == pytest.approx(
         3 * last["cleared_area_m2"])
+
+
+def test_no_sites(browser, made, tmp_path):
+    out = tmp_path / "nosites"
+    shutil.copytree(made[0], out)
+    sites = gpd.read_file(out / "sites.gpkg")
+    sites.iloc[:0].to_file(out / "sites.gpkg", layer="sites")
+    page = browser.load(report(out))
+    assert page.errors() == [] and page.external_requests() == []
+    assert "No sites were detected." in page.evaluate(
+        "document.getElementById('sites').innerText")
