@@ -198,6 +198,22 @@ def test_label_placement_is_deterministic_and_follows_resizes(tmp_path):
     assert positions[0] == positions[1]
 
 
+def test_a_large_site_is_labelled_inside(tmp_path):
+    big = shapely.box(427_000, 2_858_000, 428_500, 2_859_500)
+    small = shapely.box(428_600, 2_858_000, 428_640, 2_858_040)
+    sites = gpd.GeoDataFrame({"site_id": ["S0001", "S0002"]}, geometry=[big, small], crs=CRS)
+    ax = plot_site_map(sites, inset=False)
+    save_figure(ax.figure, tmp_path / "big.png", size="single", dpi=100)
+    labels = {t.get_text(): t for t in site_labels(ax)}
+    inside = labels["S0001"].get_window_extent()
+    frame = ax.transData.transform([(427_000, 2_858_000), (428_500, 2_859_500)])
+    assert frame[0, 0] < inside.x0 and inside.x1 < frame[1, 0]
+    assert frame[0, 1] < inside.y0 and inside.y1 < frame[1, 1]
+    outside = labels["S0002"].get_window_extent()  # a small site: beside it, not on it
+    corner = ax.transData.transform([(428_600, 2_858_000), (428_640, 2_858_040)])
+    assert not _boxes_overlap(outside, type(outside)(corner))
+
+
 def test_site_map_without_sites_says_so(out_dir):
     empty = gpd.GeoDataFrame({"site_id": []}, geometry=[], crs=CRS)
     ax = plot_site_map(empty, background=out_dir / "imagery" / "2024-01-22_rgb.tif",
@@ -322,6 +338,15 @@ def test_timeseries_never_draws_a_partly_unobserved_date_as_a_drop(out_dir, tmp_
     assert [t.get_text() for t in axes[0].texts if t.get_text() == "1"] == ["1"]
     assert axes[-1].get_legend() is not None
     assert [a.get_ylabel() for a in axes] == ["sites", "pools", "cleared area (ha)"]
+
+
+def test_area_no_scene_covers_does_not_make_every_date_partial():
+    table = pd.DataFrame({"date": pd.to_datetime(["2021-01-15", "2022-01-20", "2023-01-18"]),
+                          "sites": [2, 3, 3], "valid_fraction": [0.91, 0.91, 0.62]})
+    (ax,) = plot_timeseries(table, metrics=("sites",))
+    assert len(ax.get_lines()[0].get_xdata()) == 2  # only the cloudy date is off the line
+    (ax,) = plot_timeseries(table, metrics=("sites",), full_fraction=0.95)
+    assert len(ax.get_lines()[0].get_xdata()) == 0
 
 
 def test_timeseries_per_region(out_dir):

@@ -83,10 +83,14 @@ def _date_axis(ax: Axes) -> None:
     ax.xaxis.get_offset_text().set_fontsize(SMALL_PT)
 
 
-def _partial(frame: pd.DataFrame) -> np.ndarray:
+def _partial(frame: pd.DataFrame, full_fraction: float | None) -> np.ndarray:
+    """Dates observed less than the best date (or with carried sites)."""
     partial = np.zeros(len(frame), dtype=bool)
     if "valid_fraction" in frame.columns:
-        partial |= frame["valid_fraction"].fillna(0).to_numpy() < 0.999
+        fraction = frame["valid_fraction"].fillna(0).to_numpy(dtype=float)
+        if full_fraction is None:  # what no date ever sees (off the scenes) is not cloud
+            full_fraction = float(np.max(fraction, initial=0.0)) - 0.01
+        partial |= fraction < full_fraction
     if "sites_unobserved" in frame.columns:
         partial |= frame["sites_unobserved"].fillna(0).to_numpy() > 0
     return partial
@@ -113,14 +117,16 @@ def _draw_events(axes: Sequence[Axes], events: list[tuple[pd.Timestamp, str]]) -
 
 def plot_timeseries(table: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None, *,
                     metrics: Sequence[str] = ("sites", "pools", "cleared_area_m2"),
-                    events: Events = None, title: str | None = None) -> np.ndarray:
+                    events: Events = None, title: str | None = None,
+                    full_fraction: float | None = None) -> np.ndarray:
     """Sites, pools and cleared area per date (per region when there is a ``region`` column).
 
     One panel per metric, sharing the date axis, y from zero. The uncertainty band comes from
     the ``<metric>_low``/``<metric>_high`` columns. Dates only partly observed
-    (``valid_fraction`` < 1 or ``sites_unobserved`` > 0) are hollow markers off the line,
-    with a note saying so; they are never drawn as drops. ``events`` are dashed vertical
-    lines, labelled in the top panel.
+    (``valid_fraction`` below ``full_fraction``, or ``sites_unobserved`` > 0) are hollow
+    markers off the line and the band, their range an error bar, with a note saying so; they
+    are never drawn as drops. ``events`` are dashed vertical
+    lines, numbered in the top panel and listed under the plot.
 
     Parameters
     ----------
@@ -137,6 +143,10 @@ def plot_timeseries(table: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None
         date -> text, or a DataFrame with ``date`` and ``text``.
     title
         Default "Mining activity over time".
+    full_fraction
+        ``valid_fraction`` from which a date counts as fully observed; None: the best date's
+        (per region) less 0.01, so that a part of the area no scene ever covers does not make
+        every date "partly unobserved".
 
     Returns
     -------
@@ -183,7 +193,7 @@ def plot_timeseries(table: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None
             colour = SERIES[g % len(SERIES)]
             x = frame["date"].to_numpy()
             y = frame[metric].to_numpy(dtype=float) * scale
-            partial = _partial(frame)
+            partial = _partial(frame, full_fraction)
             any_partial |= bool(partial.any())
             low, high = f"{metric}_low", f"{metric}_high"
             seen = ~partial
@@ -206,6 +216,8 @@ def plot_timeseries(table: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None
         panel.set_ylabel(_LABELS.get(metric, metric), fontsize=TEXT_PT)
         panel.set_ylim(bottom=0)
         top = panel.get_ylim()[1]
+        if metric in ("sites", "pools", "new_sites"):
+            top = max(top, 1.0)  # counts of zero: an axis of 0–1, not 0–0.06
         panel.set_ylim(0, top * 1.12 if top > 0 else 1)
         if metric in ("sites", "pools", "new_sites"):
             from matplotlib.ticker import MaxNLocator
@@ -394,6 +406,9 @@ def plot_site_growth(history: pd.DataFrame, sites: pd.DataFrame | None = None,
     twins[0].set_ylim(0, area_max * 1.15)
     for extra in panels[len(chosen):]:
         extra.set_visible(False)
+    first, last = history["date"].min(), history["date"].max()
+    pad = max((last - first) * 0.04, pd.Timedelta(days=60))
+    panels[0].set_xlim(mdates.date2num(first - pad), mdates.date2num(last + pad))
     _date_axis(panels[len(chosen) - 1])
     for panel in panels[:len(chosen)]:
         panel.xaxis.set_major_locator(mdates.YearLocator())

@@ -24,6 +24,9 @@ Bounds = tuple[float, float, float, float]  # left, bottom, right, top (map CRS 
 
 _MAX_PX = 2200  # enough for 183 mm at 300 dpi
 
+#: Where a background image has no data (outside the scenes' footprint).
+NO_IMAGERY = "#D9D9D9"
+
 #: NDVI under the map layers: greys, dark = green vegetation, light = bare ground, so that the
 #: coloured layers (pools, clearings, sites) stand out on it.
 NDVI_BACKGROUND = ListedColormap(colormaps["Greys"](np.linspace(0.08, 0.78, 256)),
@@ -205,6 +208,7 @@ def _background_image(source: Raster, crs: CRS, bounds: Bounds | None, kind: str
 def _draw_background(ax: Axes, source: Raster, crs: CRS, bounds: Bounds | None, kind: str
                      ) -> tuple[Bounds, str, object]:
     image, (left, bottom, right, top), kind = _background_image(source, crs, bounds, kind)
+    ax.set_facecolor(NO_IMAGERY)  # shows where the image has no data
     if kind == "rgb":
         artist = ax.imshow(image, extent=(left, right, bottom, top), interpolation="nearest",
                            zorder=0)

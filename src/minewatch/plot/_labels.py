@@ -1,7 +1,8 @@
 """Site labels that never overlap: a deterministic greedy placement, redone at every draw.
 
 Each label is tried at eight positions around its site's outline (upper right first, as
-cartographers do), on rings further and further out; the first position that stays inside the
+cartographers do), on rings further and further out (a site much larger than its label is
+labelled inside, at its representative point, first); the first position that stays inside the
 map and overlaps no label placed before it, no map furniture (scale bar, north arrow, inset,
 legend) and, in a first pass, no other site, wins. Labels placed away from their site get a
 thin leader line. A label with no free position is hidden rather than drawn over another.
@@ -64,20 +65,38 @@ class _LabelLayer(Artist):
         sites = np.column_stack([np.minimum(corners[:n], corners[n:]),
                                  np.maximum(corners[:n], corners[n:])])
         blocked = [b for f in self.obstacles if (b := f(renderer)) is not None]
+        for text in self.texts:
+            text.set_visible(True)
+        sizes = np.array([(e.width, e.height) for e in
+                          (t.get_window_extent(renderer) for t in self.texts)])
+        # large sites are labelled inside, at their anchor; labels keep off small ones only
+        large = ((sites[:, 2] - sites[:, 0] > 2.5 * sizes[:, 0])
+                 & (sites[:, 3] - sites[:, 1] > 2.5 * sizes[:, 1]))
+        index = np.arange(n)
         fixed = np.array([[b.x0, b.y0, b.x1, b.y1] for b in blocked]).reshape(-1, 4)
         placed = np.empty((0, 4))
         self.hidden = []
         inverse = to_display.inverted()
         for i, text in enumerate(self.texts):
-            text.set_visible(True)
-            ext = text.get_window_extent(renderer)
-            w, h = ext.width, ext.height
-            candidates, ring_of = _candidates(sites[i], w, h, gap, self.rings)
+            w, h = sizes[i]
+            box_i = sites[i]
+            if large[i]:
+                # a large site: its label goes inside, at its anchor (or around it)
+                anchor = to_display.transform([self.anchors[i]])[0]
+                centred = np.array([[anchor[0] - w / 2, anchor[1] - h / 2,
+                                     anchor[0] + w / 2, anchor[1] + h / 2]])
+                around, rings_around = _candidates(np.r_[anchor, anchor], w, h, gap,
+                                                   self.rings)
+                candidates = np.vstack([centred, around])
+                ring_of = np.r_[0, rings_around + 1]
+                ring_of[1:9] = 0  # right next to the anchor: no leader needed
+            else:
+                candidates, ring_of = _candidates(box_i, w, h, gap, self.rings)
             inside = ((candidates[:, 0] >= frame.x0) & (candidates[:, 2] <= frame.x1)
                       & (candidates[:, 1] >= frame.y0) & (candidates[:, 3] <= frame.y1))
             free = inside & ~_overlaps(candidates, placed, gap / 2) & ~_overlaps(
                 candidates, fixed, gap / 2)
-            others = np.delete(sites, i, axis=0)
+            others = sites[~large & (index != i)]
             clear = free & ~_overlaps(candidates, others, 0.0)
             choice = np.flatnonzero(clear)
             if not choice.size:
