@@ -547,3 +547,41 @@ def test_min_observed_fraction_is_configurable():
     h = track_sites(pools, clearings, valid=valid, config=strict).history
     h = h.set_index(["site_id", "date"])
     assert h.loc[("S0004", D2), "status"] == "unobserved"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_invariants_on_random_worlds(seed):
+    # random point pools over 3 km × 3 km and five dates: sites come, go, merge and split
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 3000, (40, 2))
+    rows = []
+    for t in range(5):
+        for cx, cy in centres[rng.random(len(centres)) < 0.7]:
+            for ox, oy in rng.uniform(-120, 120, (int(rng.integers(1, 6)), 2)):
+                rows.append({"date": DATES[t], "geometry": square(cx + ox, cy + oy, 8.0)})
+    pools = gpd.GeoDataFrame(rows, geometry="geometry", crs=UTM)
+    t = track_sites(pools, dates=DATES[:5])
+    s, h = t.sites.set_index("site_id"), t.history
+    assert set(t.events["kind"]) == {"merge", "split"}  # the worlds exercise both
+
+    assert list(s.index) == [f"S{i:04d}" for i in range(1, len(s) + 1)]
+    assert s["first_seen"].is_monotonic_increasing
+    assert t.pools["site_id"].notna().all()
+    counts = t.pools.groupby(["site_id", "date"]).size()
+    seen = h[h["status"].isin(["new", "active", "expanded"])].set_index(["site_id", "date"])
+    assert seen["n_pools"].sort_index().equals(counts.sort_index().rename("n_pools"))
+    assert (h.loc[~h["status"].isin(["new", "active", "expanded"]), "n_pools"] == 0).all()
+    for sid, rows_ in h.groupby("site_id"):
+        # one row per date from first_seen to the end, or to the date before its merge
+        ended = [sid in ids.split(",") for ids in t.events["other_ids"]]
+        merges = t.events[(t.events["kind"] == "merge") & ended]
+        assert len(merges) == (s.loc[sid, "merged_into"] is not None)
+        end = merges["date"].iloc[0] if len(merges) else DATES[4] + pd.Timedelta(days=1)
+        want = [d for d in DATES[:5] if s.loc[sid, "first_seen"] <= d < end]
+        assert list(rows_["date"]) == want, sid
+        assert list(rows_["status"]).count("new") == 1 and rows_["status"].iloc[0] == "new"
+        assert s.loc[sid, "n_dates_seen"] == rows_["status"].isin(
+            ["new", "active", "expanded"]).sum()
+    again = track_sites(pools.sample(frac=1.0, random_state=seed), dates=DATES[:5])
+    pd.testing.assert_frame_equal(again.history, t.history)
+    pd.testing.assert_frame_equal(again.events, t.events)
