@@ -573,7 +573,7 @@ def test_invariants_on_random_worlds(seed):
     assert (h.loc[~h["status"].isin(["new", "active", "expanded"]), "n_pools"] == 0).all()
     for sid, rows_ in h.groupby("site_id"):
         # one row per date from first_seen to the end, or to the date before its merge
-        ended = [sid in ids.split(",") for ids in t.events["other_ids"]]
+        ended = np.array([sid in ids.split(",") for ids in t.events["other_ids"]], dtype=bool)
         merges = t.events[(t.events["kind"] == "merge") & ended]
         assert len(merges) == (s.loc[sid, "merged_into"] is not None)
         end = merges["date"].iloc[0] if len(merges) else DATES[4] + pd.Timedelta(days=1)
