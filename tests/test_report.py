@@ -302,3 +302,22 @@ def test_no_sites(browser, made, tmp_path):
     assert page.errors() == [] and page.external_requests() == []
     assert "No sites were detected." in page.evaluate(
         "document.getElementById('sites').innerText")
+
+
+def test_manifest_as_analyze_writes_it(made, tmp_path):
+    # analyze records outputs with their hashes, the tracking config and notes
+    out = tmp_path / "full"
+    shutil.copytree(made[0], out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["outputs"] = [{"path": p, "sha256": hashlib.sha256(p.encode()).hexdigest(),
+                            "bytes": 10} for p in manifest["outputs"]]
+    manifest["site_config"] = {"linking_distance_m": 120.0, "min_persistence_dates": 2}
+    manifest["grid"] = {"width": 200, "height": 200}
+    manifest["notes"] = ["4 of 4 dates detected in this run."]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    text = report(out).read_text()
+    for item in manifest["outputs"]:
+        assert item["sha256"] in text and f">{item['path']}<" in text
+    assert "within 120 m of each other" in text
+    assert "min_persistence_dates" in text and "4 of 4 dates detected in this run." in text
+    assert "{&#x27;path&#x27;" not in text  # no dict reprs

@@ -526,6 +526,7 @@ def _events_section(user: list[tuple[str, str]], tracked: pd.DataFrame | None) -
 def _methods(manifest: dict, scenes: pd.DataFrame | None) -> str:
     config = manifest.get("config") or {}
     flat = dict(_flatten(config))
+    flat.update(_flatten(manifest.get("site_config") or {}, "site_config"))
     sensor = manifest.get("sensor") or flat.get("preset_name") or "unknown sensor"
     resolution = manifest.get("resolution_m") or flat.get("resolution_m")
     res_txt = f"{float(resolution):g} m" if not _missing(resolution) else "the archive's"
@@ -536,7 +537,7 @@ def _methods(manifest: dict, scenes: pd.DataFrame | None) -> str:
         used = int((scenes["status"] == "used").sum())
         skipped = int((scenes["status"] != "used").sum())
     linking = next((v for k, v in flat.items() if k.endswith("linking_distance_m")), None)
-    linking_txt = (f"within {linking} m of each other" if linking is not None else
+    linking_txt = (f"within {float(linking):g} m of each other" if linking is not None else
                    "within the linking distance of each other (default 150 m; not recorded "
                    "in manifest.json)")
     steps = [
@@ -589,6 +590,9 @@ def _config(manifest: dict) -> str:
         parts.append(_kv(top))
     plain = [(k, v) for k, v in config.items() if not isinstance(v, Mapping)]
     groups = [(k, _flatten(v)) for k, v in config.items() if isinstance(v, Mapping)]
+    for key, name in (("site_config", "sites"), ("grid", "grid")):
+        if isinstance(manifest.get(key), Mapping) and manifest[key]:
+            groups.append((name, _flatten(manifest[key])))
     if plain or groups:
         blocks = []
         if plain:
@@ -599,7 +603,8 @@ def _config(manifest: dict) -> str:
             + "".join(f'<tr><th class="mono">{_e(k)}</th><td>{_e(v)}</td></tr>'
                       for k, v in items)
             + "</tbody></table></div>" for name, items in blocks)
-        parts.append("<h3>Detection and tracking settings (manifest.json: config)</h3>"
+        parts.append("<h3>Detection and tracking settings (manifest.json: config, "
+                     "site_config, grid)</h3>"
                      f'<div class="configgrid" id="config">{cells}</div>')
     if not parts:
         return "<p>No configuration recorded (manifest.json missing or without config).</p>"
@@ -692,10 +697,22 @@ def _provenance(manifest: dict) -> str:
     timings = manifest.get("timings_s") or {}
     if timings:
         parts.append("<h3>Timings (s)</h3>" + _kv(list(timings.items())))
+    notes = manifest.get("notes") or []
+    if notes:
+        parts.append("<h3>Notes from the analysis</h3><ul>"
+                     + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
     outputs = manifest.get("outputs") or []
-    if outputs:
+    if outputs and all(isinstance(o, Mapping) for o in outputs):
+        rows = [f'<tr><td class="mono">{_e(o.get("path"))}</td>'
+                f'<td class="num">{_e(_int(o.get("bytes")))}</td>'
+                f'<td class="mono hash small">{_e(o.get("sha256"))}</td></tr>' for o in outputs]
+        parts.append(f"<h3>Output files ({len(outputs)})</h3>"
+                     + _table([("Path", "text"), ("Bytes", "number"), ("SHA-256", "text")],
+                              rows, ident="outputs-table"))
+    elif outputs:
         parts.append(f"<h3>Output files ({len(outputs)})</h3><p class=\"mono small\">"
-                     + ", ".join(_e(o) for o in outputs) + "</p>")
+                     + ", ".join(_e(o.get("path") if isinstance(o, Mapping) else o)
+                                 for o in outputs) + "</p>")
     return "".join(parts)
 
 
