@@ -61,12 +61,8 @@ def _bands(reflectance: xr.DataArray, *roles: str, index: str) -> list[xr.DataAr
 
 
 def _finish(out: xr.DataArray, like: xr.DataArray, name: str) -> xr.DataArray:
-    """float32, ±inf → NaN, name, CRS and NaN nodata re-set (xarray arithmetic drops attrs).
-
-    ±inf in a band (a float file holding inf) or from overflow is never a value: NaN.
-    """
+    """float32, name, CRS and NaN nodata re-set (xarray arithmetic drops attrs)."""
     out = out.astype(np.float32)
-    out = out.where(~np.isinf(out))
     out.name = name
     out.attrs = {"long_name": name, "units": "1"}
     if like.rio.crs is not None:
@@ -75,7 +71,10 @@ def _finish(out: xr.DataArray, like: xr.DataArray, name: str) -> xr.DataArray:
 
 
 def _nd(reflectance: xr.DataArray, a: str, b: str, *, index: str, name: str) -> xr.DataArray:
-    """(a − b) / (a + b), NaN where either is NaN or the sum is 0; ``index`` names it in errors."""
+    """(a − b) / (a + b), NaN where either is NaN or the sum is 0; ``index`` names it in errors.
+
+    ±inf in a band needs no extra pass: inf / inf and inf − inf are NaN in IEEE arithmetic.
+    """
     first, second = _bands(reflectance, a, b, index=index)
     total = first + second
     return _finish((first - second) / total.where(total != 0), reflectance, name)
@@ -143,7 +142,8 @@ def bare_soil(reflectance: xr.DataArray) -> xr.DataArray:
 def brightness(reflectance: xr.DataArray) -> xr.DataArray:
     """Mean visible reflectance (red + green + blue) / 3, 0–1."""
     red, green, blue = _bands(reflectance, "red", "green", "blue", index="brightness")
-    return _finish((red + green + blue) / 3, reflectance, "brightness")
+    mean = (red + green + blue) / 3
+    return _finish(mean.where(~np.isinf(mean)), reflectance, "brightness")
 
 
 def _rgb_max_min(reflectance: xr.DataArray, index: str):
