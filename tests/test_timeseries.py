@@ -558,3 +558,60 @@ def test_random_worlds_follow_the_documented_rules(tracks, freq):
         assert (table[f"{name}_low"] <= table[name]).all()
         assert (table[name] <= table[f"{name}_high"]).all()
     assert (table["sites_unobserved"] <= table["sites"]).all()
+
+
+# ------------------------------------------------------------------------ with track_sites
+
+
+def test_end_to_end_with_track_sites():
+    from minewatch.sites import track_sites
+
+    # A: 3 pools + a mining clearing, clouded on D2; B: 2 pools; C: a one-date false alarm on
+    # D1; D: first seen on the last date (provisional). 3 m-like: one pool per object.
+    dates = DATES[:4]
+    layout = {"A": [(100, 500), (150, 500), (200, 500)], "B": [(1500, 500), (1550, 500)],
+              "C": [(1800, 100)], "D": [(700, 900)]}
+    seen = {"A": [0, 1, 3], "B": [0, 1, 2, 3], "C": [1], "D": [3]}
+    conf = {"A": 0.9, "B": 0.8, "C": 0.55, "D": 0.7}
+    prow = [{"date": dates[t], "area_m2": 60.0, "n_pools": 1, "confidence": conf[k],
+             "geometry": at(x, y).buffer(4)}
+            for k, pts in layout.items() for t in seen[k] for x, y in pts]
+    pools = gpd.GeoDataFrame(prow, geometry="geometry", crs=UTM)
+    clearings = gpd.GeoDataFrame(
+        [{"date": dates[t], "kind": "mining", "area_m2": 2500.0,
+          "geometry": box(X0 + 90, Y0 + 470, X0 + 210, Y0 + 530)} for t in (0, 1, 3)]
+        + [{"date": dates[0], "kind": "agriculture", "area_m2": 9e4,
+            "geometry": box(X0 + 1000, Y0 + 50, X0 + 1300, Y0 + 350)}],
+        geometry="geometry", crs=UTM)
+    valid = valid_mask().isel(time=slice(0, 4))
+    valid[2:] = True
+    valid[2, :, :50] = False  # west 500 m clouded on D2: A unobserved, B seen
+    tracks = track_sites(pools, clearings, valid=valid)
+    by_id = tracks.history.merge(tracks.sites[["site_id", "persistent", "provisional"]])
+    assert sorted(tracks.history.loc[tracks.history["date"] == dates[2], "status"]) == [
+        "active", "inactive", "unobserved"]  # B, C, A
+
+    table = site_timeseries(tracks, valid)
+    assert cols(table, "sites sites_unobserved pools cleared_area_m2 new_sites") == [
+        (2, 0, 5, 2500.0, 2), (2, 0, 5, 2500.0, 0), (2, 1, 5, 2500.0, 0),
+        (3, 0, 6, 2500.0, 1)]
+    assert table["sites_high"].tolist() == [2, 3, 2, 3]  # C on D1 only
+    assert table["valid_fraction"].tolist() == pytest.approx([1.0, 1.0, 0.75, 1.0])
+    # on observed dates the counts agree with the tracker's own history
+    counted = by_id[(by_id["persistent"] | by_id["provisional"])
+                    & by_id["status"].isin(["new", "active", "expanded"])]
+    per_date = counted.groupby("date")[["n_pools", "cleared_area_m2"]].sum()
+    for d in (dates[0], dates[1], dates[3]):
+        row = table.set_index("date").loc[d]
+        assert row["pools"] == per_date.loc[d, "n_pools"]
+        assert row["cleared_area_m2"] == per_date.loc[d, "cleared_area_m2"]
+    # regions: the per-region split matches the tracker's own region of each site
+    regs = regions_4326()
+    tracks_r = track_sites(pools, clearings, valid=valid, regions=regs)
+    split = site_timeseries(tracks_r, valid, regions=regs[regs["name"] != "north"])
+    assert split.groupby("date")["sites"].sum().tolist() == table["sites"].tolist()
+    region_of = dict(zip(tracks_r.sites["site_id"], tracks_r.sites["region"], strict=True))
+    west = split[split["region"] == "west"].set_index("date")
+    assert region_of["S0001"] == "west" and west.loc[dates[2], "sites_unobserved"] == 1
+    ds = to_dataset(site_timeseries(tracks_r, valid, regions=regs, freq="Y"))
+    assert ds["sites"].sel(region="west").values.tolist() == [2]  # A and D in 2022
