@@ -118,8 +118,9 @@ _REMEDIES = {
 
 def _output_error(target: Path, err: BaseException, code: int | None) -> OutputError:
     """An :class:`OutputError` naming ``target``, the cause and the fix."""
-    detail = getattr(err, "strerror", None) or str(err).strip().splitlines()[0][:200] \
-        if str(err).strip() else type(err).__name__
+    text = str(err).strip()
+    detail = getattr(err, "strerror", None) or (text.splitlines()[0][:200] if text else
+                                                  type(err).__name__)
     why = _REMEDIES.get(code or 0, detail)
     return OutputError(f"{target}: cannot write ({why}); earlier outputs are left as they "
                        f"were [{type(err).__name__}: {detail}].",
