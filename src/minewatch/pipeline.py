@@ -152,7 +152,7 @@ def _write_gpkg(frame: gpd.GeoDataFrame, path: Path, layer: str | None = None) -
         if column != out.geometry.name and out[column].dtype == object:
             out[column] = out[column].map(
                 lambda v: ",".join(map(str, v)) if isinstance(v, list | tuple) else v)
-    with rasterio.Env(OGR_CURRENT_DATE=_GPKG_DATE), atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.unlink()  # the GPKG driver wants to create the file itself
         out.to_file(tmp, driver="GPKG", layer=layer or path.stem, engine="pyogrio")
     return path
@@ -206,6 +206,19 @@ def _write_rgb(scene: xr.DataArray, path: Path) -> Path:
             for i, name in enumerate(("red", "green", "blue"), start=1):
                 dst.set_band_description(i, name)
     return path
+
+
+@contextlib.contextmanager
+def _pinned_gpkg_date() -> Iterator[None]:
+    """Pin the GeoPackage "last change" time that GDAL (pyogrio's own copy) writes."""
+    import pyogrio
+
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _GPKG_DATE})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
 
 
 @contextlib.contextmanager
@@ -556,7 +569,8 @@ def analyze(
     result_files: list[Path] = []
     if out is not None:
         t0 = time.perf_counter()
-        result_files += _write_layout(out, tracks, series, table, valid, stack, cfg)
+        with _pinned_gpkg_date():
+            result_files += _write_layout(out, tracks, series, table, valid, stack, cfg)
         timings["write_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
     if len(days) < 2:

@@ -1,0 +1,172 @@
+"""analyze / verify end to end: the output layout on the sample archive and generated archives."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+
+import minewatch
+from minewatch.errors import EmptyArchiveError, InputError
+from minewatch.pipeline import analyze, verify
+from minewatch.synth import make_archive
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_tiles"
+LAYOUT = ["scenes.csv", "pools.gpkg", "clearings.gpkg", "sites.gpkg", "site_history.csv",
+          "events.csv", "timeseries.csv", "manifest.json"]
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    """sha256 of every output file except the manifest (its creation time and timings vary)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"
+            and "cache" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> minewatch.pipeline.Analysis:
+    out = tmp_path_factory.mktemp("sample") / "out"
+    return analyze(SAMPLE, out_dir=out, sensor="sentinel2")
+
+
+def test_layout_on_the_sample_archive(sample_run) -> None:
+    out = sample_run.out_dir
+    for name in LAYOUT:
+        assert (out / name).is_file(), name
+    dates = sample_run.dates
+    assert len(dates) == 5
+    first, last = f"{dates[0]:%Y-%m-%d}", f"{dates[-1]:%Y-%m-%d}"
+    change = out / "change" / f"{first}_{last}.tif"
+    assert change.is_file() and change.with_suffix(".gpkg").is_file()
+    with rasterio.open(change) as src:
+        assert src.crs.to_epsg() == 32647
+        assert set(np.unique(src.read(1))) <= {0, 1, 2, 3, 4, 5}
+    for day in (first, last):
+        with rasterio.open(out / "imagery" / f"{day}_rgb.tif") as src:
+            assert src.count == 3 and src.dtypes[0] == "uint8"
+
+    pools = gpd.read_file(out / "pools.gpkg")
+    assert {"date", "site_id", "area_m2", "confidence", "geometry"} <= set(pools.columns)
+    clearings = gpd.read_file(out / "clearings.gpkg")
+    assert {"date", "area_m2", "kind", "geometry"} <= set(clearings.columns)
+    sites = gpd.read_file(out / "sites.gpkg")
+    assert {"site_id", "first_seen", "last_seen", "n_pools_max", "area_m2_max",
+            "geometry"} <= set(sites.columns)
+    assert len(sites) > 0 and sites["site_id"].is_unique
+    history = pd.read_csv(out / "site_history.csv")
+    assert {"site_id", "date", "status", "n_pools", "cleared_area_m2"} <= set(history.columns)
+    assert set(history["site_id"]) <= set(sites["site_id"])
+    assert set(history["status"]) <= {"new", "active", "expanded", "inactive", "unobserved"}
+    series = pd.read_csv(out / "timeseries.csv")
+    assert list(series.columns[:6]) == ["date", "sites", "pools", "cleared_area_m2",
+                                        "new_sites", "valid_fraction"]
+    assert list(series["date"]) == [f"{d:%Y-%m-%d}" for d in dates]
+    # the tables agree with each other and with the in-memory result
+    assert len(sample_run.sites) == len(sites)
+    counted = history[history["status"].isin(["new", "active", "expanded", "unobserved"])]
+    per_date = counted.groupby("date").size().reindex(series["date"]).fillna(0)
+    assert series["sites"].tolist() == per_date.astype(int).tolist()
+    assert (series["sites_low"] <= series["sites"]).all()
+    assert (series["sites"] <= series["sites_high"]).all()
+
+
+def test_scenes_table_says_what_was_used_and_why_not(sample_run) -> None:
+    scenes = pd.read_csv(sample_run.out_dir / "scenes.csv")
+    used = scenes[scenes["status"] == "used"]
+    skipped = scenes[scenes["status"] == "skipped"]
+    assert set(used["sensor"]) == {"sentinel2"} and len(used) == 5
+    assert set(skipped["sensor"]) == {"planetscope"} and len(skipped) == 4
+    assert skipped["reason"].str.contains("sensor=").all()
+
+
+def test_manifest_and_verify(sample_run, tmp_path: Path) -> None:
+    out = sample_run.out_dir
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sensor"] == "sentinel2" and manifest["crs"] == "EPSG:32647"
+    assert manifest["scenes"] == {"used": 5, "skipped": 4}
+    assert len(manifest["inputs"]) == 5 * 7  # 6 bands + SCL per scene
+    entry = manifest["inputs"][0]
+    digest = hashlib.sha256((Path(manifest["archive"]) / entry["path"]).read_bytes()).hexdigest()
+    assert entry["sha256"] == digest
+    assert manifest["config"]["preset_name"] == "sentinel2"
+    assert {"detect_s", "total_s"} <= set(manifest["timings_s"])
+    assert verify(out) == []
+
+    # a copy of the archive with one band changed: verify names it
+    archive = tmp_path / "archive"
+    shutil.copytree(SAMPLE, archive)
+    victim = archive / entry["path"]
+    victim.write_bytes(victim.read_bytes() + b"\0")
+    problems = verify(out, archive=archive)
+    assert len(problems) == 1 and "input changed" in problems[0] and victim.name in problems[0]
+    # an output edited after the run
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    (copy / "timeseries.csv").write_text("date,sites\n2024-01-01,999\n")
+    assert any("output changed" in p and "timeseries.csv" in p for p in verify(copy))
+    with pytest.raises(InputError, match=r"no manifest\.json"):
+        verify(tmp_path)
+
+
+def test_rerun_uses_the_cache_and_writes_identical_files(sample_run) -> None:
+    out = sample_run.out_dir
+    before = _digests(out)
+    again = analyze(SAMPLE, out_dir=out, sensor="sentinel2")
+    assert any("0 of 5 dates detected" in n for n in again.notes)
+    assert _digests(out) == before
+
+
+def test_a_new_date_is_the_only_one_detected(tmp_path: Path) -> None:
+    dates = ("2020-02-14", "2021-02-28", "2022-02-27")
+    make_archive(tmp_path / "a", seed=5, shape=(80, 80), dates=dates[:2], clouds=False)
+    out = tmp_path / "out"
+    first = analyze(tmp_path / "a", out_dir=out)
+    assert len(first.dates) == 2
+    make_archive(tmp_path / "a", seed=5, shape=(80, 80), dates=dates, clouds=False,
+                 overwrite=True)
+    second = analyze(tmp_path / "a", out_dir=out)
+    assert len(second.dates) == 3
+    assert any("1 of 3 dates detected" in n for n in second.notes)
+
+
+def test_one_date_gives_sites_but_no_change_map(tmp_path: Path) -> None:
+    make_archive(tmp_path / "a", seed=6, shape=(60, 60), dates=("2022-02-27",), clouds=False)
+    result = analyze(tmp_path / "a", out_dir=tmp_path / "out")
+    assert len(result.timeseries) == 1
+    assert not (tmp_path / "out" / "change").exists()
+    assert any("no change map" in n for n in result.notes)
+
+
+def test_in_memory_run_writes_nothing(tmp_path: Path) -> None:
+    make_archive(tmp_path / "a", seed=7, shape=(60, 60), dates=("2021-02-28", "2022-02-27"),
+                 clouds=False)
+    result = analyze(tmp_path / "a")
+    assert result.out_dir is None and result.files == ()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+    assert result.valid.dims == ("time", "y", "x") and result.valid.rio.crs is not None
+
+
+def test_errors(tmp_path: Path) -> None:
+    with pytest.raises(EmptyArchiveError):
+        analyze(tmp_path)
+    with pytest.raises(InputError, match=r"sensor='landsat'.*sentinel2"):
+        analyze(SAMPLE, sensor="landsat")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not empty"):
+        analyze(SAMPLE, out_dir=busy, sensor="sentinel2")
+    # the same scene twice (a copy in a second folder) is rejected by name
+    archive = tmp_path / "dup"
+    src = next((SAMPLE / "sentinel2_10m").iterdir())
+    shutil.copytree(src, archive / "one" / src.name)
+    shutil.copytree(src, archive / "two" / src.name)
+    with pytest.raises(InputError, match=f"occur twice \\({src.name}\\)"):
+        analyze(archive)
