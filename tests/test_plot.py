@@ -41,6 +41,7 @@ from minewatch.plot import (
     plot_timeseries,
     plot_true_colour,
     save_figure,
+    scale_bar_extent,
     site_labels,
     write_figures,
 )
@@ -179,11 +180,16 @@ def test_crowded_labels_never_overlap_and_avoid_the_furniture(size, tmp_path):
     assert len(labels) >= 0.75 * len(sites)  # most find room; the rest are hidden, not stacked
     _no_overlaps(labels)
     renderer = ax.figure.canvas.get_renderer()
-    furniture = [a.get_window_extent(renderer) for a in ax.artists
-                 if isinstance(a, ScaleBar | AnchoredOffsetbox)]
-    assert len(furniture) == 2
+    bar = next(a for a in ax.artists if isinstance(a, ScaleBar))
+    arrow = next(a for a in ax.artists if isinstance(a, AnchoredOffsetbox))
+    furniture = [bar.info.window_extent, arrow.get_window_extent(renderer)]  # as drawn
+    assert min(b.width for b in furniture) > 10
     for text, box in itertools.product(labels, furniture):
         assert not _boxes_overlap(text.get_window_extent(renderer), box), text.get_text()
+    # the bound that labels are kept out of holds the scale bar as drawn
+    bound, drawn = scale_bar_extent(bar, renderer), bar.info.window_extent
+    assert bound.x0 <= drawn.x0 and bound.y0 <= drawn.y0
+    assert drawn.x1 <= bound.x1 and drawn.y1 <= bound.y1
 
 
 def test_label_placement_is_deterministic_and_follows_resizes(tmp_path):

@@ -18,6 +18,7 @@ from minewatch.plot._furniture import (
     add_north_arrow,
     add_scale_bar,
     countries,
+    scale_bar_extent,
 )
 from minewatch.plot._labels import site_labels
 from minewatch.plot._maps import plot_before_after, plot_overview, plot_site_map
@@ -57,5 +58,6 @@ __all__ = [
     "add_scale_bar",
     "countries",
     "data_credit",
+    "scale_bar_extent",
     "year_colours",
 ]

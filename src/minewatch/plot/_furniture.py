@@ -21,14 +21,14 @@ from matplotlib.offsetbox import AnchoredOffsetbox, DrawingArea
 from matplotlib.patches import Polygon
 from matplotlib.text import Text
 from matplotlib.ticker import Formatter, Locator
-from matplotlib.transforms import Affine2D
+from matplotlib.transforms import Affine2D, Bbox
 from matplotlib_scalebar.scalebar import ScaleBar
 from pyproj import CRS, Transformer
 
 from minewatch.plot._style import OKABE_ITO, SMALL_PT, TINY_PT
 
 __all__ = ["add_credit", "add_graticule", "add_inset_locator", "add_north_arrow",
-           "add_scale_bar", "countries"]
+           "add_scale_bar", "countries", "scale_bar_extent"]
 
 NATURAL_EARTH_CREDIT = "Boundaries: Natural Earth"
 _STEPS = (0.0005, 0.001, 0.002, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5,
@@ -58,6 +58,30 @@ def add_scale_bar(ax: Axes, crs: CRS, *, location: str = "lower left") -> ScaleB
                    font_properties={"size": SMALL_PT}, color="black", box_color="white")
     ax.add_artist(bar)
     return bar
+
+
+def scale_bar_extent(bar: ScaleBar, renderer) -> Bbox:
+    """Display box the scale bar (as ``add_scale_bar`` makes it) will take, before it is drawn.
+
+    matplotlib-scalebar builds its box only while drawing (its ``get_window_extent`` is
+    empty), so labels placed earlier in the same draw need this bound: the bar is at most
+    ``length_fraction`` of the Axes wide; pads are in the legend font size, as in
+    ``AnchoredOffsetbox``.
+    """
+    import matplotlib as mpl
+    from matplotlib.font_manager import FontProperties
+
+    frame = bar.axes.get_window_extent(renderer)
+    pt = renderer.points_to_pixels(1.0)
+    box_font = FontProperties(size=mpl.rcParams["legend.fontsize"]).get_size_in_points() * pt
+    text = SMALL_PT * pt
+    pad, border = bar.pad * box_font, bar.border_pad * box_font
+    length = bar.length_fraction * frame.width
+    thickness = bar.width_fraction * frame.height
+    width = max(length, 6 * 0.6 * text) + 2 * pad
+    height = thickness + bar.sep * pt + 1.3 * text + 2 * pad
+    x0, y0 = frame.x0 + border, frame.y0 + border
+    return Bbox.from_extents(x0 - 1, y0 - 1, x0 + 1.1 * width, y0 + 1.1 * height)
 
 
 def _true_north_deg(ax: Axes, crs: CRS) -> float:

@@ -161,7 +161,7 @@ def _overlaps(candidates: np.ndarray, boxes: np.ndarray, margin: float) -> np.nd
 def label_sites(ax: Axes, names: Sequence[str], anchors: np.ndarray, bounds: np.ndarray, *,
                 fontsize: float = 6.0, colour: str = "black", halo: str = "white",
                 obstacles: Sequence[Artist | Callable] = (), gap_pt: float = 2.0,
-                rings: int = 8) -> list[Text]:
+                rings: int = 3) -> list[Text]:
     """Label sites on ``ax`` without overlaps; return the label Texts (in ``names`` order).
 
     Parameters

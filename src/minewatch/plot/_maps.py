@@ -30,6 +30,7 @@ from minewatch.plot._furniture import (
     add_inset_locator,
     add_north_arrow,
     add_scale_bar,
+    scale_bar_extent,
 )
 from minewatch.plot._inputs import (
     Bounds,
@@ -177,7 +178,7 @@ def _in_view(frame: gpd.GeoDataFrame | None, bounds: Bounds | None
     return frame[frame.intersects(shapely.box(*bounds))]
 
 
-def _label_frame(ax: Axes, sites: gpd.GeoDataFrame, obstacles: list) -> None:
+def _label_frame(ax: Axes, sites: gpd.GeoDataFrame, furniture: dict) -> None:
     order = sites.sort_values("site_id") if "site_id" in sites.columns else sites
     x0, x1 = sorted(ax.get_xlim())
     y0, y1 = sorted(ax.get_ylim())
@@ -188,8 +189,10 @@ def _label_frame(ax: Axes, sites: gpd.GeoDataFrame, obstacles: list) -> None:
     points = order.geometry.representative_point()
     anchors = np.column_stack([points.x, points.y])
     bounds = order.geometry.bounds.to_numpy()
-    label_sites(ax, names, anchors, bounds, fontsize=SMALL_PT,
-                obstacles=[o for o in obstacles if o is not None])
+    obstacles: list = [furniture[k] for k in ("arrow",) if furniture.get(k) is not None]
+    if furniture.get("scale") is not None:
+        obstacles.append(lambda renderer, bar=furniture["scale"]: scale_bar_extent(bar, renderer))
+    label_sites(ax, names, anchors, bounds, fontsize=SMALL_PT, obstacles=obstacles)
 
 
 def _pick_date(frames: Sequence[gpd.GeoDataFrame | None], date) -> pd.Timestamp | None:
@@ -224,8 +227,8 @@ def plot_site_map(sites: gpd.GeoDataFrame | None, pools: gpd.GeoDataFrame | None
                   clearings: gpd.GeoDataFrame | None = None, background: Raster | None = None,
                   ax: Axes | None = None, *, date=None, title: str | None = None,
                   credit: str | None = None, sensor: str | None = None,
-                  bounds: Bounds | None = None, labels: bool = True, inset: bool = True,
-                  background_kind: str = "auto") -> Axes:
+                  bounds: Bounds | None = None, labels: bool | None = None,
+                  inset: bool = True, background_kind: str = "auto") -> Axes:
     """Map of mining sites on one date over a true-colour or NDVI background.
 
     Leaching pools (filled, sky blue), clearings (orange) and site outlines (yellow with a black
@@ -261,7 +264,8 @@ def plot_site_map(sites: gpd.GeoDataFrame | None, pools: gpd.GeoDataFrame | None
         (left, bottom, right, top) in the map CRS; None: the background's, else the data's
         with a margin.
     labels
-        Label sites with their IDs.
+        Label sites with their IDs; None: when at most 60 sites are on the map (more make a
+        cloud of labels: zoom in with ``bounds``, or force with True).
     inset
         Add the locator map (right of the map, under the legend).
     background_kind
@@ -341,8 +345,8 @@ def plot_site_map(sites: gpd.GeoDataFrame | None, pools: gpd.GeoDataFrame | None
         _ndvi_colourbar(ax, colourbar_image)
     if not n_sites:
         _empty_message(ax, "No sites detected")
-    elif labels:
-        _label_frame(ax, sites, [furniture.get("scale"), furniture.get("arrow")])
+    elif labels or (labels is None and n_sites <= 60):
+        _label_frame(ax, sites, furniture)
     return ax
 
 
@@ -478,7 +482,7 @@ def plot_overview(sites: gpd.GeoDataFrame | None, ax: Axes | None = None, *,
     if not n:
         _empty_message(ax, "No sites detected")
     elif labels or (labels is None and n <= 25):
-        _label_frame(ax, sites, [furniture.get("scale"), furniture.get("arrow")])
+        _label_frame(ax, sites, furniture)
     return ax
 
 
