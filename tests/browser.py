@@ -46,6 +46,23 @@ def chromium_binary() -> str:
                        "or set MINEWATCH_CHROMIUM")
 
 
+_LAUNCH = """import os, sys
+read, write = int(sys.argv[1]), int(sys.argv[2])
+os.dup2(read, 3, inheritable=True)
+os.dup2(write, 4, inheritable=True)
+os.close(read)
+os.close(write)
+os.execvp(sys.argv[3], sys.argv[3:])
+"""
+
+
+def _renumber(fd: int, lowest: int = 10) -> int:
+    """Move a file descriptor to the first free number >= ``lowest``."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, lowest)
+    os.close(fd)
+    return moved
+
+
 class ProtocolError(RuntimeError):
     """Chromium answered a DevTools command with an error."""
 
@@ -129,15 +146,14 @@ class Chromium:
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.insert(1, "--no-sandbox")  # Chromium refuses to run as root with the sandbox
 
-        def wire() -> None:  # in the child: commands on fd 3, replies on fd 4
-            high_read = fcntl.fcntl(cmd_read, fcntl.F_DUPFD, 5)  # above 3 and 4 first, so
-            high_write = fcntl.fcntl(resp_write, fcntl.F_DUPFD, 5)  # neither overwrites the other
-            os.dup2(high_read, 3)
-            os.dup2(high_write, 4)
-
-        self._process = subprocess.Popen(args, preexec_fn=wire, pass_fds=(),
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL, close_fds=False)
+        # fds 3 and 4 of the browser are wired by a tiny Python launcher that execs Chromium
+        # (no preexec_fn, so thread-safe), from copies numbered 10 and up so that neither dup2
+        # overwrites the other's source
+        cmd_read, resp_write = _renumber(cmd_read), _renumber(resp_write)
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCH, str(cmd_read), str(resp_write), *args],
+            pass_fds=(cmd_read, resp_write), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(cmd_read)
         os.close(resp_write)
         self._next_id = 0
