@@ -307,10 +307,7 @@ def _figures(out: Path, events: Events,
 
 def _fallback_timeseries(table: pd.DataFrame) -> bytes:
     """A plain time-series PNG (used when minewatch.plot cannot draw one)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: no backend or global state touched
 
     frame = table.groupby("date", as_index=False).sum(numeric_only=True) \
         if "region" in table.columns else table
