@@ -170,3 +170,26 @@ def test_errors(tmp_path: Path) -> None:
     shutil.copytree(src, archive / "two" / src.name)
     with pytest.raises(InputError, match=f"occur twice \\({src.name}\\)"):
         analyze(archive)
+
+
+def test_regions_get_their_own_table(tmp_path: Path) -> None:
+    import shapely
+
+    make_archive(tmp_path / "a", seed=8, shape=(100, 100), dates=("2021-02-28", "2022-02-27"),
+                 clouds=False)
+    probe = analyze(tmp_path / "a")
+    x0, y0, x1, y1 = probe.valid.rio.bounds()
+    xm = (x0 + x1) / 2
+    halves = gpd.GeoDataFrame({"name": ["west", "east"]},
+                              geometry=[shapely.box(x0, y0, xm, y1), shapely.box(xm, y0, x1, y1)],
+                              crs=probe.valid.rio.crs).to_crs(4326)  # another CRS: reprojected
+    regions = tmp_path / "regions.gpkg"
+    halves.to_file(regions)
+    result = analyze(tmp_path / "a", out_dir=tmp_path / "out", regions=regions)
+    whole = pd.read_csv(tmp_path / "out" / "timeseries.csv")
+    per_region = pd.read_csv(tmp_path / "out" / "timeseries_regions.csv")
+    assert "region" not in whole.columns and len(whole) == 2
+    assert set(per_region["region"]) == {"west", "east"}
+    summed = per_region.groupby("date")["sites"].sum()
+    assert summed.tolist() == whole["sites"].tolist()
+    assert result.timeseries_regions is not None

@@ -13,6 +13,7 @@ Output layout (names and columns are a contract)::
     out_dir/site_history.csv      site_id, date, status, n_pools, cleared_area_m2, ...
     out_dir/events.csv            date, kind (merge/split), site_id, other_ids
     out_dir/timeseries.csv        date, sites, pools, cleared_area_m2, new_sites, ...
+    out_dir/timeseries_regions.csv  the same per region (when ``regions`` are given)
     out_dir/change/<d1>_<d2>.tif  (+ .gpkg, _areas.csv) first → last date, and each step
     out_dir/imagery/<date>_rgb.tif  true-colour COGs of the first and last dates (for maps)
     out_dir/manifest.json         inputs with sha256, config, versions, timings, outputs
@@ -52,7 +53,10 @@ from minewatch.errors import (
     EmptyArchiveError,
     EmptySceneWarning,
     InputError,
+    MinewatchError,
     MinewatchWarning,
+    SparseSceneWarning,
+    TileReadError,
 )
 
 __all__ = ["Analysis", "analyze", "verify"]
@@ -87,7 +91,11 @@ class Analysis:
     events: pd.DataFrame
     """Merges and splits of sites (``date``, ``kind``, ``site_id``, ``other_ids``)."""
     timeseries: pd.DataFrame
-    """Counts per date with their uncertainty (``date``, ``sites``, ``pools``, ...)."""
+    """Counts per date with their uncertainty (``date``, ``sites``, ``pools``, ...), for the
+    whole area."""
+    timeseries_regions: pd.DataFrame | None
+    """The same per date and region (``region`` column) when ``regions`` were given; also
+    written as ``timeseries_regions.csv``."""
     valid: xr.DataArray
     """(time, y, x) bool: where each date was observed (not cloud, shadow or nodata)."""
     config: DetectionConfig
@@ -235,7 +243,7 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout="20s")
-        except OSError as err:
+        except (OSError, ValueError, TypeError) as err:
             raise InputError(f"Cannot reach the dask scheduler at {scheduler!r}: {err}") from err
         with client:
             yield client
@@ -509,28 +517,59 @@ def analyze(
     chosen = _select_sensor(scenes, sensor)
     used = scenes[scenes["sensor"] == chosen].sort_values("date", kind="stable")
     cfg = _resolve_config(config, chosen)
-    with warnings.catch_warnings(record=True) as caught_stack:
-        warnings.simplefilter("always", MinewatchWarning)
-        stack = load_stack(used, aoi, chunks=chunks)
-    empty_ids = {sid for msg in caught_stack if issubclass(msg.category, EmptySceneWarning)
-                 for sid in used["scene_id"] if sid in str(msg.message)}
-    outside_ids = {sid for msg in caught_stack if "do not overlap the AOI" in str(msg.message)
-                   for sid in used["scene_id"] if sid in str(msg.message)}
-    for msg in [*caught, *caught_stack]:
-        if not issubclass(msg.category, EmptySceneWarning | MinewatchWarning):
-            warnings.warn_explicit(msg.message, msg.category, msg.filename, msg.lineno)
-    table = _scene_table(scenes, chosen, set(map(str, stack["scene_id"].values)), empty_ids,
-                         outside_ids, scan_skipped)
-    if stack.sizes["time"] == 0:
-        raise EmptyArchiveError(f"Every {chosen} scene of {archive} is empty over the AOI "
-                                "(all clouded or no data).")
-    timings["ingest_s"] = time.perf_counter() - t0
+    cache = out / "cache" if out is not None else None
+    unreadable: dict[str, str] = {}
 
     with _dask_client(workers, scheduler):
-        # ------------------------------------------------------------ detect
-        t0 = time.perf_counter()
-        cache = out / "cache" if out is not None else None
-        pools_list, clear_list, valid_np, computed = _detect_dates(stack, cfg, cache, progress)
+        # A corrupt scene is dropped (its reason goes to scenes.csv) and the run goes on.
+        while True:
+            todo = used[~used["scene_id"].isin(list(unreadable))]
+            if todo.empty:
+                raise EmptyArchiveError(f"No readable {chosen} scene in {archive}: "
+                                        + "; ".join(f"{k}: {v}" for k, v in unreadable.items()))
+            try:
+                with warnings.catch_warnings(record=True) as caught_stack:
+                    warnings.simplefilter("always", MinewatchWarning)
+                    stack = load_stack(todo, aoi, chunks=chunks)
+                if stack.sizes["time"] == 0:
+                    raise EmptyArchiveError(f"Every {chosen} scene of {archive} is empty over "
+                                            "the AOI (all clouded or no data).")
+                timings["ingest_s"] = time.perf_counter() - t0
+                # ------------------------------------------------------------ detect
+                t0 = time.perf_counter()
+                pools_list, clear_list, valid_np, computed = _detect_dates(stack, cfg, cache,
+                                                                           progress)
+                break
+            except MinewatchError as err:
+                bad = _bad_scene(err, todo)
+                if bad is None:
+                    raise
+                unreadable[bad] = str(err)
+            except Exception as err:  # a raw GDAL error from a dask task: find the file
+                from minewatch.io.stack import _unreadable
+
+                found = _unreadable(list(todo["scene"]))
+                if found is None:
+                    raise
+                href, bad, why = found
+                unreadable[bad] = f"{href}: pixels could not be read ({why})"
+                del err
+        empty_ids = {sid for msg in caught_stack if issubclass(msg.category, EmptySceneWarning)
+                     for sid in todo["scene_id"] if sid in str(msg.message)}
+        outside_ids = {sid for msg in caught_stack
+                       if "do not overlap the AOI" in str(msg.message)
+                       for sid in todo["scene_id"] if sid in str(msg.message)}
+        sparse = {sid: str(msg.message) for msg in caught_stack
+                  if issubclass(msg.category, SparseSceneWarning)
+                  for sid in todo["scene_id"] if sid in str(msg.message)}
+        for msg in [*caught, *caught_stack]:
+            if not issubclass(msg.category, MinewatchWarning):
+                warnings.warn_explicit(msg.message, msg.category, msg.filename, msg.lineno)
+        table = _scene_table(scenes, chosen, set(map(str, stack["scene_id"].values)),
+                             empty_ids, outside_ids, scan_skipped, unreadable, sparse)
+        if unreadable:
+            notes.append(f"{len(unreadable)} unreadable scene(s) skipped: "
+                         + ", ".join(sorted(unreadable)) + " (reasons in scenes.csv).")
         timings["detect_s"] = time.perf_counter() - t0
         times = stack["time"].values.astype("datetime64[ns]")
         days = pd.DatetimeIndex(times).normalize()
@@ -563,7 +602,9 @@ def analyze(
         from minewatch.timeseries import site_timeseries
 
         t0 = time.perf_counter()
-        series = site_timeseries(tracks, valid=valid, regions=regions)
+        series = site_timeseries(tracks, valid=valid)
+        by_region = (site_timeseries(tracks, valid=valid, regions=regions)
+                     if regions is not None else None)
         timings["timeseries_s"] = time.perf_counter() - t0
 
     result_files: list[Path] = []
@@ -571,6 +612,8 @@ def analyze(
         t0 = time.perf_counter()
         with _pinned_gpkg_date():
             result_files += _write_layout(out, tracks, series, table, valid, stack, cfg)
+            if by_region is not None:
+                result_files.append(_write_csv(by_region, out / "timeseries_regions.csv"))
         timings["write_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
     if len(days) < 2:
@@ -581,8 +624,8 @@ def analyze(
                                             timings, result_files, notes))
     return Analysis(scenes=table, pools=tracks.pools, clearings=tracks.clearings,
                     sites=tracks.sites, history=tracks.history, events=tracks.events,
-                    timeseries=series, valid=valid, config=cfg, out_dir=out,
-                    files=tuple(result_files), notes=tuple(notes))
+                    timeseries=series, timeseries_regions=by_region, valid=valid,
+                    config=cfg, out_dir=out, files=tuple(result_files), notes=tuple(notes))
 
 
 def _prepare_out_dir(out: Path, overwrite: bool) -> None:
@@ -596,12 +639,29 @@ def _prepare_out_dir(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+def _bad_scene(err: MinewatchError, scenes: gpd.GeoDataFrame) -> str | None:
+    """The scene id a TileReadError names, when it names one of ``scenes``."""
+    if not isinstance(err, TileReadError):
+        return None
+    message = str(err)
+    named = [sid for sid in scenes["scene_id"] if str(sid) in message]
+    if named:
+        return str(max(named, key=len))
+    for sid, paths in zip(scenes["scene_id"], scenes["paths"], strict=True):
+        if any(p and p in message for p in str(paths).split(";")):
+            return str(sid)
+    return None
+
+
 def _scene_table(scenes: gpd.GeoDataFrame, chosen: str, used_ids: set[str], empty: set[str],
-                 outside: set[str], scan_skipped: list[tuple[str, str]]) -> pd.DataFrame:
+                 outside: set[str], scan_skipped: list[tuple[str, str]],
+                 unreadable: Mapping[str, str], sparse: Mapping[str, str]) -> pd.DataFrame:
     rows = []
     for _, s in scenes.iterrows():
         sid = str(s["scene_id"])
-        if s["sensor"] != chosen:
+        if sid in unreadable:
+            status, reason = "skipped", f"unreadable: {unreadable[sid]}"
+        elif s["sensor"] != chosen:
             status, reason = "skipped", (f"sensor {s['sensor']} not analysed (this run: "
                                          f"{chosen}; pass sensor={s['sensor']!r})")
         elif sid in outside:
@@ -609,7 +669,7 @@ def _scene_table(scenes: gpd.GeoDataFrame, chosen: str, used_ids: set[str], empt
         elif sid in empty:
             status, reason = "skipped", "no valid pixel over the AOI (all clouded or no data)"
         elif any(sid in u.split(",") for u in used_ids):
-            status, reason = "used", ""
+            status, reason = "used", ("few valid pixels over the AOI" if sid in sparse else "")
         else:
             status, reason = "skipped", "not loaded"
         rows.append({"scene_id": sid, "date": pd.Timestamp(s["date"]), "sensor": s["sensor"],
