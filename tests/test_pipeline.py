@@ -193,3 +193,18 @@ def test_regions_get_their_own_table(tmp_path: Path) -> None:
     summed = per_region.groupby("date")["sites"].sum()
     assert summed.tolist() == whole["sites"].tolist()
     assert result.timeseries_regions is not None
+
+
+def test_a_corrupt_scene_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    shutil.copytree(SAMPLE / "sentinel2_10m", archive)
+    victim_scene = sorted(p for p in archive.iterdir() if p.is_dir())[2]
+    band = victim_scene / "B04.tif"
+    band.write_bytes(band.read_bytes()[: band.stat().st_size // 3])  # pixels cut off
+    result = analyze(archive, out_dir=tmp_path / "out")
+    scenes = pd.read_csv(tmp_path / "out" / "scenes.csv")
+    row = scenes[scenes["scene_id"] == victim_scene.name].iloc[0]
+    assert row["status"] == "skipped" and "unreadable" in row["reason"]
+    assert "B04.tif" in row["reason"]
+    assert len(result.dates) == 4
+    assert any("unreadable scene" in n for n in result.notes)

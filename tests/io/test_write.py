@@ -40,3 +40,17 @@ def test_write_table_drops_objects_and_writes_wkt(tmp_path, suffix):
     back = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
     assert list(back.columns) == ["scene_id", "cloud_fraction", "geometry"]
     assert back["geometry"][0] == "POINT (98.3 25.7)"
+
+
+def test_outputs_get_the_usual_permissions(tmp_path) -> None:
+    import os
+    import stat
+
+    from minewatch.io.write import atomic_path
+
+    target = tmp_path / "table.csv"
+    with atomic_path(target) as tmp:
+        tmp.write_text("a\n1\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask

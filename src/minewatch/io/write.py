@@ -63,12 +63,26 @@ def atomic_path(path: str | PathLike[str]) -> Iterator[Path]:
                 raise
             raise _output_error(target, err, cause) from err
         try:
+            # mkstemp makes the file private (0600); give it the permissions of a plain
+            # open(): 0666 less the umask, so outputs are readable like any other file.
+            with contextlib.suppress(OSError):
+                tmp.chmod(0o666 & ~_umask())
             tmp.replace(target)
         except OSError as err:
             raise _output_error(target, err, err.errno) from err
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """The process umask; read from /proc where possible (setting it to probe is racy)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 #: Free bytes below which a failed write is taken for a full disk.
