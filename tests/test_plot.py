@@ -24,6 +24,7 @@ import rioxarray  # noqa: F401  (the .rio accessor)
 import shapely
 import xarray as xr
 from matplotlib.offsetbox import AnchoredOffsetbox
+from matplotlib.transforms import Bbox
 from matplotlib_scalebar.scalebar import ScaleBar
 from PIL import Image
 from pyproj import Transformer
@@ -136,6 +137,11 @@ def test_site_map_is_a_full_map_at_300_dpi(out_dir, layers, tmp_path):
     for text in labels:
         box = text.get_window_extent()
         assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
+    # ... and keep off the pools they would hide
+    pools = layers["pools"][layers["pools"]["date"] == pd.Timestamp("2024-01-22")]
+    for (x0, y0, x1, y1), text in itertools.product(pools.geometry.bounds.to_numpy(), labels):
+        corners = ax.transData.transform([(x0, y0), (x1, y1)])
+        assert not _boxes_overlap(text.get_window_extent(), Bbox(corners))
 
 
 def test_graticule_labels_are_the_degrees_pyproj_gives(out_dir, layers, tmp_path):
@@ -217,7 +223,7 @@ def test_a_large_site_is_labelled_inside(tmp_path):
     assert frame[0, 1] < inside.y0 and inside.y1 < frame[1, 1]
     outside = labels["S0002"].get_window_extent()  # a small site: beside it, not on it
     corner = ax.transData.transform([(428_600, 2_858_000), (428_640, 2_858_040)])
-    assert not _boxes_overlap(outside, type(outside)(corner))
+    assert not _boxes_overlap(outside, Bbox(corner))
 
 
 def test_site_map_without_sites_says_so(out_dir):

@@ -3,9 +3,10 @@
 Each label is tried at eight positions around its site's outline (upper right first, as
 cartographers do), on rings further and further out (a site much larger than its label is
 labelled inside, at its representative point, first); the first position that stays inside the
-map and overlaps no label placed before it, no map furniture (scale bar, north arrow, inset,
-legend) and, in a first pass, no other site, wins. Labels placed away from their site get a
-thin leader line. A label with no free position is hidden rather than drawn over another.
+map and overlaps no label placed before it and no map furniture (scale bar, north arrow) wins;
+positions that also keep off other sites and off pools are preferred. Labels placed away from
+their site get a thin leader line. A label with no free position is hidden rather than drawn
+over another.
 
 Placement works in display units at draw time (a ``_LabelLayer`` artist drawn before the
 labels), so it stays right whatever size, dpi or layout the figure is saved at.
@@ -35,13 +36,15 @@ class _LabelLayer(Artist):
 
     def __init__(self, texts: list[Text], anchors: np.ndarray, boxes: np.ndarray,
                  leaders: list[Line2D], obstacles: list[Callable], *, gap_pt: float,
-                 rings: int) -> None:
+                 rings: int, avoid: np.ndarray | None = None) -> None:
         super().__init__()
         self.texts = texts
         self.anchors = anchors          # (n, 2) data coordinates
         self.boxes = boxes              # (n, 4) data bounds of each site: x0, y0, x1, y1
         self.leaders = leaders
         self.obstacles = obstacles      # callables renderer -> Bbox | None
+        self.avoid = (np.empty((0, 4)) if avoid is None  # data bounds labels should not cover
+                      else np.asarray(avoid, dtype=float).reshape(-1, 4))
         self.gap_pt = gap_pt
         self.rings = rings
         self.set_zorder(-1e6)           # drawn before everything else in the Axes
@@ -73,6 +76,12 @@ class _LabelLayer(Artist):
         large = ((sites[:, 2] - sites[:, 0] > 2.5 * sizes[:, 0])
                  & (sites[:, 3] - sites[:, 1] > 2.5 * sizes[:, 1]))
         index = np.arange(n)
+        soft = np.empty((0, 4))
+        if len(self.avoid):
+            ends = to_display.transform(np.vstack([self.avoid[:, :2], self.avoid[:, 2:]]))
+            m = len(self.avoid)
+            soft = np.column_stack([np.minimum(ends[:m], ends[m:]),
+                                    np.maximum(ends[:m], ends[m:])])
         fixed = np.array([[b.x0, b.y0, b.x1, b.y1] for b in blocked]).reshape(-1, 4)
         placed = np.empty((0, 4))
         self.hidden = []
@@ -97,10 +106,13 @@ class _LabelLayer(Artist):
             free = inside & ~_overlaps(candidates, placed, gap / 2) & ~_overlaps(
                 candidates, fixed, gap / 2)
             others = sites[~large & (index != i)]
-            clear = free & ~_overlaps(candidates, others, 0.0)
-            choice = np.flatnonzero(clear)
-            if not choice.size:
-                choice = np.flatnonzero(free)
+            off_sites = ~_overlaps(candidates, others, 0.0)
+            off_pools = ~_overlaps(candidates, soft, 0.0)
+            choice = np.array([], dtype=int)
+            for preferred in (free & off_sites & off_pools, free & off_sites, free):
+                choice = np.flatnonzero(preferred)
+                if choice.size:
+                    break
             if not choice.size:
                 text.set_visible(False)
                 self.leaders[i].set_visible(False)
@@ -161,7 +173,7 @@ def _overlaps(candidates: np.ndarray, boxes: np.ndarray, margin: float) -> np.nd
 def label_sites(ax: Axes, names: Sequence[str], anchors: np.ndarray, bounds: np.ndarray, *,
                 fontsize: float = 6.0, colour: str = "black", halo: str = "white",
                 obstacles: Sequence[Artist | Callable] = (), gap_pt: float = 2.0,
-                rings: int = 3) -> list[Text]:
+                rings: int = 3, avoid: np.ndarray | None = None) -> list[Text]:
     """Label sites on ``ax`` without overlaps; return the label Texts (in ``names`` order).
 
     Parameters
@@ -182,6 +194,9 @@ def label_sites(ax: Axes, names: Sequence[str], anchors: np.ndarray, bounds: np.
         Distance (pt) between a label and its site, and between labels.
     rings
         How many rings of positions to try before hiding a label.
+    avoid
+        (m, 4) data bounds of things labels should rather not cover (pools); a label covers
+        them only when no other position is free.
 
     Returns
     -------
@@ -206,7 +221,7 @@ def label_sites(ax: Axes, names: Sequence[str], anchors: np.ndarray, bounds: np.
         leaders.append(leader)
     layer = _LabelLayer(texts, np.asarray(anchors, dtype=float).reshape(-1, 2),
                         np.asarray(bounds, dtype=float).reshape(-1, 4), leaders, blocks,
-                        gap_pt=gap_pt, rings=rings)
+                        gap_pt=gap_pt, rings=rings, avoid=avoid)
     ax.add_artist(layer)
     return texts
 

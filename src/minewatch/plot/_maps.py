@@ -178,7 +178,8 @@ def _in_view(frame: gpd.GeoDataFrame | None, bounds: Bounds | None
     return frame[frame.intersects(shapely.box(*bounds))]
 
 
-def _label_frame(ax: Axes, sites: gpd.GeoDataFrame, furniture: dict) -> None:
+def _label_frame(ax: Axes, sites: gpd.GeoDataFrame, furniture: dict,
+                 pools: gpd.GeoDataFrame | None = None) -> None:
     order = sites.sort_values("site_id") if "site_id" in sites.columns else sites
     x0, x1 = sorted(ax.get_xlim())
     y0, y1 = sorted(ax.get_ylim())
@@ -192,7 +193,9 @@ def _label_frame(ax: Axes, sites: gpd.GeoDataFrame, furniture: dict) -> None:
     obstacles: list = [furniture[k] for k in ("arrow",) if furniture.get(k) is not None]
     if furniture.get("scale") is not None:
         obstacles.append(lambda renderer, bar=furniture["scale"]: scale_bar_extent(bar, renderer))
-    label_sites(ax, names, anchors, bounds, fontsize=SMALL_PT, obstacles=obstacles)
+    avoid = pools.geometry.bounds.to_numpy() if pools is not None and len(pools) else None
+    label_sites(ax, names, anchors, bounds, fontsize=SMALL_PT, obstacles=obstacles,
+                avoid=avoid)
 
 
 def _pick_date(frames: Sequence[gpd.GeoDataFrame | None], date) -> pd.Timestamp | None:
@@ -346,7 +349,7 @@ def plot_site_map(sites: gpd.GeoDataFrame | None, pools: gpd.GeoDataFrame | None
     if not n_sites:
         _empty_message(ax, "No sites detected")
     elif labels or (labels is None and n_sites <= 60):
-        _label_frame(ax, sites, furniture)
+        _label_frame(ax, sites, furniture, pools)
     return ax
 
 
