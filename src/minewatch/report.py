@@ -25,7 +25,9 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
+import types
 import warnings
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -937,3 +939,14 @@ def print_pdf(html_path: str | PathLike[str], pdf_path: str | PathLike[str],
                                  f"{done.returncode}): {' / '.join(tail)}")
         tmp.chmod(0o644)
     return target
+
+
+class _CallableModule(types.ModuleType):
+    """``minewatch.report`` is both this module and the function: calling it runs
+    :func:`report`, so ``minewatch.report(out_dir)`` works whichever was imported first."""
+
+    def __call__(self, *args: object, **kwargs: object) -> Path:
+        return report(*args, **kwargs)  # type: ignore[arg-type]
+
+
+sys.modules[__name__].__class__ = _CallableModule
