@@ -118,7 +118,7 @@ def test_site_map_is_a_full_map_at_300_dpi(out_dir, layers, tmp_path):
     legend = ax.get_legend()
     assert legend is not None
     labels = [t.get_text() for t in legend.get_texts()]
-    assert labels == ["clearings (26.8 ha)", "leaching pools (19)", "sites (3)"]
+    assert labels == ["mining clearings (26.8 ha)", "leaching pools (19)", "sites (3)"]
     assert any(isinstance(a, ScaleBar) for a in ax.artists)
     arrows = [a for a in ax.artists if isinstance(a, AnchoredOffsetbox)]
     assert arrows, "no north arrow"
@@ -226,6 +226,18 @@ def test_a_large_site_is_labelled_inside(tmp_path):
     assert not _boxes_overlap(outside, Bbox(corner))
 
 
+def test_clearings_that_are_not_mining_are_not_drawn_as_mining(layers):
+    clearings = layers["clearings"].copy()
+    last = clearings["date"] == clearings["date"].max()
+    slide = clearings[last].iloc[:1].assign(kind="landslide", site_id=None)
+    slide["geometry"] = slide.geometry.translate(0, -600)
+    both = pd.concat([clearings, slide], ignore_index=True)
+    ax = plot_site_map(layers["sites"], clearings=both, inset=False)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    mining = clearings[last].geometry.area.sum() / 1e4
+    assert labels[:2] == [f"mining clearings ({mining:.1f} ha)", "other clearings (landslide)"]
+
+
 def test_site_map_without_sites_says_so(out_dir):
     empty = gpd.GeoDataFrame({"site_id": []}, geometry=[], crs=CRS)
     ax = plot_site_map(empty, background=out_dir / "imagery" / "2024-01-22_rgb.tif",
@@ -306,7 +318,7 @@ def test_change_map_no_data_is_hatched_not_no_mining(out_dir, tmp_path):
                              out_dir / "imagery" / "2024-01-22_rgb.tif", cloudy)
     handles = axes[2].get_legend().legend_handles
     hatched = [h for h in handles if h.get_hatch()]
-    assert [h.get_label() for h in hatched] == ["no data (cloud)"]
+    assert [h.get_label() for h in hatched] == ["no data (not observed)"]
 
 
 def test_change_map_with_unknown_classes_is_refused(out_dir, tmp_path):

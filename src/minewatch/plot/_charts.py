@@ -420,7 +420,7 @@ def plot_site_growth(history: pd.DataFrame, sites: pd.DataFrame | None = None,
                Line2D([], [], color=area_colour, linewidth=1.0, linestyle=(0, (3, 1.5)),
                       marker="s", markersize=2.5, label="cleared area (ha)"),
                Line2D([], [], linestyle="none", marker="x", color="#777777", markersize=4,
-                      label="unobserved (cloud)")]
+                      label="unobserved date")]
     fig.legend(handles=handles, loc="outside upper right", ncol=3, fontsize=SMALL_PT,
                frameon=False)
     n_all = history["site_id"].nunique()

@@ -47,6 +47,7 @@ from minewatch.plot._style import (
     CHANGE_STYLE,
     CLEARING,
     MM,
+    OTHER_CLEARING,
     POOL_EDGE,
     POOL_FACE,
     SITE,
@@ -234,8 +235,9 @@ def plot_site_map(sites: gpd.GeoDataFrame | None, pools: gpd.GeoDataFrame | None
                   inset: bool = True, background_kind: str = "auto") -> Axes:
     """Map of mining sites on one date over a true-colour or NDVI background.
 
-    Leaching pools (filled, sky blue), clearings (orange) and site outlines (yellow with a black
-    halo) are drawn over the background; site IDs are labelled without overlaps (see
+    Leaching pools (filled, sky blue), mining clearings (orange; other kinds such as
+    landslides as white dashed outlines) and site outlines (yellow with a black halo) are
+    drawn over the background; site IDs are labelled without overlaps (see
     ``minewatch.plot.site_labels``). The map has a scale bar, a north arrow, a lon/lat
     graticule, a legend with counts, a title with the date, the data-credit line and, when
     ``inset``, a locator of the area within Myanmar.
@@ -320,11 +322,7 @@ def plot_site_map(sites: gpd.GeoDataFrame | None, pools: gpd.GeoDataFrame | None
         ax.set_facecolor("#F4F4F4")
     handles: list = []
     if clearings is not None and len(clearings):
-        clearings.plot(ax=ax, facecolor=(*_rgb(CLEARING), 0.35), edgecolor=CLEARING,
-                       linewidth=0.7, zorder=3)
-        handles.append(Patch(facecolor=(*_rgb(CLEARING), 0.35), edgecolor=CLEARING,
-                             linewidth=0.7,
-                             label=f"clearings ({_hectares(clearings.geometry.area.sum())})"))
+        handles += _clearing_layers(ax, clearings)
     n_pools = 0 if pools is None else len(pools)
     if n_pools:
         _pool_layer(ax, pools, bounds or (0, 0, 1, 1), width_mm)
@@ -351,6 +349,34 @@ def plot_site_map(sites: gpd.GeoDataFrame | None, pools: gpd.GeoDataFrame | None
     elif labels or (labels is None and n_sites <= 60):
         _label_frame(ax, sites, furniture, pools)
     return ax
+
+
+def _clearing_layers(ax: Axes, clearings: gpd.GeoDataFrame) -> list:
+    """Mining clearings in orange; other kinds (landslides, fields...) as grey dashed outlines,
+    so that no reader takes them for mines. Returns the legend handles."""
+    from minewatch.detect.pools import POOL_CLEARING_KINDS
+
+    if "kind" in clearings.columns:
+        mining = clearings["kind"].isin(POOL_CLEARING_KINDS).to_numpy()
+    else:
+        mining = np.ones(len(clearings), dtype=bool)
+    handles = []
+    if mining.any():
+        chosen = clearings[mining]
+        chosen.plot(ax=ax, facecolor=(*_rgb(CLEARING), 0.35), edgecolor=CLEARING,
+                    linewidth=0.7, zorder=3)
+        handles.append(Patch(facecolor=(*_rgb(CLEARING), 0.35), edgecolor=CLEARING,
+                             linewidth=0.7, label=f"mining clearings "
+                             f"({_hectares(chosen.geometry.area.sum())})"))
+    if (~mining).any():
+        other = clearings[~mining]
+        other.plot(ax=ax, facecolor="none", edgecolor=OTHER_CLEARING, linewidth=0.7,
+                   linestyle=(0, (2, 1.5)), zorder=3)
+        kinds = ", ".join(sorted(other["kind"].astype(str).unique()))
+        handles.append(Patch(facecolor="#7F7F7F", edgecolor=OTHER_CLEARING, linewidth=0.7,
+                             linestyle=(0, (2, 1.5)),  # white dashes, as over the imagery
+                             label=f"other clearings ({kinds})"))
+    return handles
 
 
 def _rgb(colour: str) -> tuple[float, float, float]:
@@ -642,5 +668,5 @@ def _draw_change(ax: Axes, change: Raster, crs: CRS, bounds: Bounds) -> list:
                                  label=label))
     if counts[0]:
         handles.append(Patch(facecolor="white", edgecolor="#9A9A9A", hatch="////",
-                             linewidth=0.3, label="no data (cloud)"))
+                             linewidth=0.3, label="no data (not observed)"))
     return handles

@@ -37,6 +37,7 @@ OKABE_ITO: dict[str, str] = {
 POOL_FACE = OKABE_ITO["sky_blue"]
 POOL_EDGE = "#003A5C"
 CLEARING = OKABE_ITO["orange"]
+OTHER_CLEARING = "#FFFFFF"  # landslides, fields...: outlined, not coloured as mining
 SITE = OKABE_ITO["yellow"]
 SITE_HALO = "#000000"
 
