@@ -18,8 +18,10 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import rasterio
+import rasterio.warp
 import rioxarray  # noqa: F401  (the .rio accessor)
 import shapely
 import xarray as xr
@@ -27,7 +29,7 @@ from matplotlib.offsetbox import AnchoredOffsetbox
 from matplotlib.transforms import Bbox
 from matplotlib_scalebar.scalebar import ScaleBar
 from PIL import Image
-from pyproj import Transformer
+from pyproj import Proj, Transformer
 
 from layout_fixture import CRS, DATES, make_out_dir
 from minewatch.errors import InputError
@@ -166,6 +168,34 @@ def test_graticule_labels_are_the_degrees_pyproj_gives(out_dir, layers, tmp_path
     # degree labels do not collide, along either edge
     _no_overlaps([t for t in ax.get_xticklabels() if t.get_text()])
     _no_overlaps([t for t in ax.get_yticklabels() if t.get_text()])
+
+
+def test_north_arrow_points_to_true_north():
+    from minewatch.plot._furniture import _true_north_deg
+
+    x, y = Transformer.from_crs(4326, CRS, always_xy=True).transform(96.0, 26.0)
+    _, ax = plt.subplots()
+    ax.set(xlim=(x - 1000, x + 1000), ylim=(y - 1000, y + 1000))
+    convergence = Proj(CRS).get_factors(96.0, 26.0).meridian_convergence  # 3° off the CM
+    assert abs(convergence) > 1
+    assert _true_north_deg(ax, pyproj.CRS(CRS)) == pytest.approx(-convergence, abs=0.01)
+
+
+def test_lonlat_background_is_warped_to_the_map(out_dir, layers, tmp_path):
+    source = out_dir / "imagery" / "2024-01-22_rgb.tif"
+    lonlat = tmp_path / "lonlat_rgb.tif"
+    with rasterio.open(source) as src:
+        transform, width, height = rasterio.warp.calculate_default_transform(
+            src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
+        profile = src.profile | {"crs": "EPSG:4326", "transform": transform, "width": width,
+                                 "height": height}
+        with rasterio.open(lonlat, "w", **profile) as dst:
+            for band in (1, 2, 3):
+                rasterio.warp.reproject(rasterio.band(src, band), rasterio.band(dst, band))
+    ax = plot_site_map(layers["sites"], background=lonlat, inset=False)
+    left, right, bottom, top = ax.get_images()[0].get_extent()
+    assert 426_500 < left < right < 429_500 and 2_857_500 < bottom < top < 2_860_500
+    assert ax.get_xlim()[0] == pytest.approx(left)
 
 
 def _crowded_sites(n: int = 36) -> gpd.GeoDataFrame:
