@@ -20,14 +20,16 @@ from minewatch.synth import make_archive
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_tiles"
 LAYOUT = ["scenes.csv", "pools.gpkg", "clearings.gpkg", "sites.gpkg", "site_history.csv",
-          "events.csv", "timeseries.csv", "manifest.json"]
+          "events.csv", "timeseries.csv", "manifest.json", "report.html", "webmap.html",
+          "figures/timeseries.png", "figures/site_map.png"]
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    """sha256 of every output file except the manifest (its creation time and timings vary)."""
+    """sha256 of every output file except the manifest and the report, which carry the run's
+    time (and timings)."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"
-            and "cache" not in p.parts}
+            for p in sorted(folder.rglob("*")) if p.is_file()
+            and p.name not in ("manifest.json", "report.html") and "cache" not in p.parts}
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +149,7 @@ def test_one_date_gives_sites_but_no_change_map(tmp_path: Path) -> None:
 def test_in_memory_run_writes_nothing(tmp_path: Path) -> None:
     make_archive(tmp_path / "a", seed=7, shape=(60, 60), dates=("2021-02-28", "2022-02-27"),
                  clouds=False)
-    result = analyze(tmp_path / "a")
+    result = analyze(tmp_path / "a", report=False)
     assert result.out_dir is None and result.files == ()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
     assert result.valid.dims == ("time", "y", "x") and result.valid.rio.crs is not None

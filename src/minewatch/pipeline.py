@@ -17,6 +17,7 @@ Output layout (names and columns are a contract)::
     out_dir/change/<d1>_<d2>.tif  (+ .gpkg, _areas.csv) first → last date, and each step
     out_dir/imagery/<date>_rgb.tif  true-colour COGs of the first and last dates (for maps)
     out_dir/manifest.json         inputs with sha256, config, versions, timings, outputs
+    out_dir/figures/              maps and plots (PNG); report.html; webmap.html
     out_dir/cache/                per-date results, so a rerun does only what is new
 
 Reproducibility: the same inputs and settings give byte-identical tables, GeoPackages
@@ -436,6 +437,8 @@ def analyze(
     overwrite: bool = False,
     progress: bool = False,
     chunks: int = 2048,
+    report: bool = True,
+    events: Any = None,
 ) -> Analysis:
     """Run the whole analysis of an archive and write the output layout.
 
@@ -472,6 +475,13 @@ def analyze(
         Show progress bars.
     chunks
         Dask chunk size (pixels) of the reflectance stack.
+    report
+        With ``out_dir``: also write the maps and plots (``figures/``), the one-file
+        ``report.html`` and the ``webmap.html`` (:func:`minewatch.plot.write_figures`,
+        :func:`minewatch.report`, :func:`minewatch.web_map`).
+    events
+        Dated events to mark on the time series and list in the report, e.g.
+        ``[("2024-10-01", "KIO takes control of the mining area")]``.
 
     Returns
     -------
@@ -615,13 +625,22 @@ def analyze(
             if by_region is not None:
                 result_files.append(_write_csv(by_region, out / "timeseries_regions.csv"))
         timings["write_s"] = time.perf_counter() - t0
-    timings["total_s"] = time.perf_counter() - started
     if len(days) < 2:
         notes.append(f"Only one date ({_day(days[0])}): sites and counts, but no change map "
                      "(it needs two dates).")
     if out is not None:
-        result_files.append(_write_manifest(out, archive_path, aoi, used, table, cfg, stack,
-                                            timings, result_files, notes))
+        timings["total_s"] = time.perf_counter() - started
+        _write_manifest(out, archive_path, aoi, used, table, cfg, stack, timings, result_files,
+                        notes)
+        if report:  # figures and report read the manifest (credits, provenance): after it
+            t0 = time.perf_counter()
+            result_files += _publish(out, events)
+            timings["report_s"] = time.perf_counter() - t0
+        timings["total_s"] = time.perf_counter() - started
+        manifest = _write_manifest(out, archive_path, aoi, used, table, cfg, stack, timings,
+                                   result_files, notes)
+        result_files.append(manifest)
+    timings["total_s"] = time.perf_counter() - started
     return Analysis(scenes=table, pools=tracks.pools, clearings=tracks.clearings,
                     sites=tracks.sites, history=tracks.history, events=tracks.events,
                     timeseries=series, timeseries_regions=by_region, valid=valid,
@@ -714,10 +733,23 @@ def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFr
                                 first_seen=first_seen)
             tif, gpkg = write_change(change, out / "change" / f"{_day(before)}_{_day(after)}.tif")
             files += [tif, gpkg]
-            for extra in (tif.with_name(tif.stem + "_areas.csv"),
-                          tif.with_name(tif.name + ".aux.xml")):
-                if extra.exists():
-                    files.append(extra)
+            # (the .tif.aux.xml side-car of category names is not listed: GDAL may rewrite
+            # it when a GIS opens the map, which would fail verify for no real change)
+            areas = tif.with_name(tif.stem + "_areas.csv")
+            if areas.exists():
+                files.append(areas)
+    return files
+
+
+def _publish(out: Path, events: Any) -> list[Path]:
+    """Figures (PNG), the one-file HTML report and the web map of a written layout."""
+    from minewatch.plot import write_figures
+    from minewatch.report import report
+    from minewatch.webmap import web_map
+
+    files = [Path(p) for p in write_figures(out, events=events)]
+    files.append(Path(report(out, events=events)))
+    files.append(Path(web_map(out)))
     return files
 
 

@@ -311,7 +311,7 @@ def web_map(out_dir: str | PathLike[str], path: str | PathLike[str] | None = Non
     attr = " | ".join(x for x in (credit, "Borders: Natural Earth", "minewatch") if x)
     _attribution(_e(attr)).add_to(fmap)
 
-    page = fmap.get_root().render()
+    page = _stable_ids(fmap.get_root().render())
     csp = _csp(page, basemap is not None)
     meta = f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
     charset = re.search(r"<meta[^>]*charset[^>]*>", page)
@@ -323,6 +323,17 @@ def web_map(out_dir: str | PathLike[str], path: str | PathLike[str] | None = Non
         tmp.write_text(page, encoding="utf-8")
         tmp.chmod(0o644)
     return target
+
+
+def _stable_ids(page: str) -> str:
+    """Replace folium's random element ids (uuid4 hex) by sequential ones, so the same
+    analysis gives a byte-identical web map."""
+    seen: dict[str, str] = {}
+
+    def number(match: re.Match[str]) -> str:
+        return seen.setdefault(match.group(0), f"{len(seen) + 1:032x}")
+
+    return re.sub(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", number, page)
 
 
 def _attribution(text: str):
