@@ -67,6 +67,19 @@ def scale_bar_extent(bar: ScaleBar, renderer) -> Bbox:
     empty), so labels placed earlier in the same draw need this bound: the bar is at most
     ``length_fraction`` of the Axes wide; pads are in the legend font size, as in
     ``AnchoredOffsetbox``.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from pyproj import CRS
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.set(xlim=(427_000, 429_000), ylim=(2_858_000, 2_860_000), aspect="equal")
+    >>> bar = add_scale_bar(ax, CRS("EPSG:32647"))
+    >>> fig.canvas.draw()
+    >>> bound = scale_bar_extent(bar, fig.canvas.get_renderer())
+    >>> bool(bound.contains(*bar.info.window_extent.get_points().mean(axis=0)))
+    True
+    >>> plt.close(fig)
     """
     import matplotlib as mpl
     from matplotlib.font_manager import FontProperties
@@ -329,6 +342,17 @@ def add_inset_locator(ax: Axes, crs: CRS, *, height: float = 0.42,
     -------
     matplotlib.axes.Axes
         The inset (lon/lat degrees).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from pyproj import CRS
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.set(xlim=(427_000, 429_000), ylim=(2_858_000, 2_860_000), aspect="equal")
+    >>> inset = add_inset_locator(ax, CRS("EPSG:32647"))
+    >>> inset in ax.child_axes, bool(90 < inset.get_xlim()[0] < 93)
+    (True, True)
+    >>> plt.close(fig)
     """
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     to_geo = Transformer.from_crs(crs, 4326, always_xy=True)
