@@ -509,6 +509,17 @@ def test_write_figures_writes_every_figure(out_dir, tmp_path):
             ET.parse(path)
 
 
+def test_write_figures_per_region_when_analyze_had_regions(out_dir, tmp_path):
+    out = tmp_path / "regions"
+    shutil.copytree(out_dir, out)
+    table = pd.read_csv(out / "timeseries.csv")
+    pd.concat([table.assign(region="Pang War"), table.assign(region="Chipwi")]).to_csv(
+        out / "timeseries_regions.csv", index=False)
+    files = write_figures(out, dpi=50)
+    assert [p.stem for p in files][3:5] == ["timeseries", "timeseries_regions"]
+    _check_png(out / "figures" / "timeseries_regions.png", _expected_px("single", 50)[0])
+
+
 def test_write_figures_with_one_date_has_no_change_map(out_dir, tmp_path):
     out = tmp_path / "one_date"
     shutil.copytree(out_dir, out)

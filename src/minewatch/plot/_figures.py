@@ -73,6 +73,8 @@ def write_figures(out_dir: str | PathLike[str], formats: Sequence[str] = ("png",
     * ``before_after``: first and last date with the change map (183 mm; only with a change
       map, i.e. two dates or more);
     * ``timeseries``: sites, pools and cleared area per date with ``events`` (89 mm);
+    * ``timeseries_regions``: the same, one line per region (from ``timeseries_regions.csv``,
+      when the analysis had regions);
     * ``site_growth``: small multiples of the largest sites (183 mm).
 
     Missing optional parts are skipped, not errors: no sites gives maps that say "No sites
@@ -161,6 +163,11 @@ def write_figures(out_dir: str | PathLike[str], formats: Sequence[str] = ("png",
     if table is not None and len(table):
         axes = plot_timeseries(table, events=events)
         save(axes[0].figure, "timeseries", "single")
+    regions = _table(out / "timeseries_regions.csv")
+    if regions is not None and len(regions) and "region" in regions.columns:
+        axes = plot_timeseries(regions, events=events,
+                               title="Mining activity over time, per region")
+        save(axes[0].figure, "timeseries_regions", "single")
     if history is not None:
         axes = plot_site_growth(history, sites)
         save(axes[0].figure, "site_growth", "double")
