@@ -428,8 +428,8 @@ def scan(archive: Path, sensor: str | None, output: Path | None, overwrite: bool
 
 @cli.command()
 @click.argument("archive", type=click.Path(path_type=Path))
-@click.option("--aoi", required=True, metavar="FILE",
-              help="Area of interest (vector file, any CRS).")
+@click.option("--aoi", metavar="FILE",
+              help="Area of interest (vector file, any CRS); default: the scenes' footprints.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               metavar="DIR", help="Output folder (the layout is in docs/cli.md).")
 @click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
@@ -440,14 +440,20 @@ def scan(archive: Path, sensor: str | None, output: Path | None, overwrite: bool
               help="Analyse this sensor's scenes (sentinel2, landsat, planetscope...); "
                    "default: the sensor with the most dates.")
 @click.option("--workers", type=click.IntRange(1), metavar="N",
-              help="Local dask workers (default: all cores).")
+              help="Run on a local dask.distributed cluster of N worker processes "
+                   "(default: no cluster; dask threads in this process).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="A running dask scheduler, e.g. tcp://10.0.0.5:8786 (not with --workers).")
 @click.option("--overwrite", is_flag=True,
               help="Replace a finished analysis in --out (the per-scene cache is reused).")
+@click.option("--no-report", is_flag=True,
+              help="Skip figures/, report.html and webmap.html (tables and maps only).")
+@click.option("--event", "events", multiple=True, metavar="DATE=TEXT",
+              help="A dated event for the plots and report; repeat for several.")
 @_verbosity
-def run(archive: Path, aoi: str, out_dir: Path, config: Path | None, regions: Path | None,
-        sensor: str | None, workers: int | None, scheduler: str | None, overwrite: bool) -> None:
+def run(archive: Path, aoi: str | None, out_dir: Path, config: Path | None,
+        regions: Path | None, sensor: str | None, workers: int | None, scheduler: str | None,
+        overwrite: bool, no_report: bool, events: tuple[str, ...]) -> None:
     """Analyse an archive: pools, clearings, sites, change, counts, figures, report.
 
     Writes the output layout (scenes.csv, pools.gpkg, clearings.gpkg, sites.gpkg,
@@ -460,7 +466,8 @@ def run(archive: Path, aoi: str, out_dir: Path, config: Path | None, regions: Pa
     Examples:
       minewatch run sample_tiles --aoi sample_tiles/aoi.geojson --out results
       minewatch run archive --aoi aoi.gpkg --out results --regions townships.gpkg \\
-          --config settings.toml --scheduler tcp://10.0.0.5:8786
+          --config settings.toml --scheduler tcp://10.0.0.5:8786 \\
+          --event "2024-10-01=KIO takes control of the mining area"
     """
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both.")
@@ -475,8 +482,27 @@ def run(archive: Path, aoi: str, out_dir: Path, config: Path | None, regions: Pa
                        config=str(config) if config is not None else None,
                        regions=str(regions) if regions is not None else None,
                        sensor=sensor, workers=workers, scheduler=scheduler, overwrite=overwrite,
-                       progress=_progress())
+                       progress=_progress(), report=not no_report,
+                       events=_events(events) or None)
     _say(_summary(analysis, out_dir))
+
+
+def _events(given: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``DATE=TEXT`` options as (date, text) pairs; a bad one is a usage error."""
+    import pandas as pd
+
+    out = []
+    for item in given:
+        when, sep, text = item.partition("=")
+        try:
+            day = pd.Timestamp(when.strip())
+        except ValueError:
+            day = None
+        if not sep or not text.strip() or day is None or pd.isna(day):
+            raise click.BadParameter(f"{item!r}: expected DATE=TEXT, e.g. "
+                                     "'2024-10-01=KIO takes control'", param_hint="--event")
+        out.append((f"{day:%Y-%m-%d}", text.strip()))
+    return out
 
 
 def _summary(analysis: Any, out_dir: Path) -> str:
@@ -536,13 +562,18 @@ def verify(out_dir: Path) -> None:
               help="The HTML file (default: OUT_DIR/report.html).")
 @click.option("--title", help="Report title.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report.")
+@click.option("--pdf", is_flag=True, help="Also print it to PDF (next to the HTML) with Chromium.")
+@click.option("--event", "events", multiple=True, metavar="DATE=TEXT",
+              help="A dated event to list in the report; repeat for several.")
 @_verbosity
-def report(out_dir: Path, output: Path | None, title: str | None, overwrite: bool) -> None:
+def report(out_dir: Path, output: Path | None, title: str | None, overwrite: bool, pdf: bool,
+           events: tuple[str, ...]) -> None:
     """Write the self-contained HTML report of an analysis folder.
 
     \b
     Example:
-      minewatch report results --title "Pang War 2019–2025" -o pangwar.html
+      minewatch report results --title "Pang War 2019–2025" -o pangwar.html --pdf \\
+          --event "2024-10-01=KIO takes control of the mining area"
     """
     from minewatch.errors import InputError
 
@@ -552,7 +583,37 @@ def report(out_dir: Path, output: Path | None, title: str | None, overwrite: boo
     _refuse_overwrite(target, overwrite, "the report")
     from minewatch.report import report as do_report
 
-    path = do_report(out_dir, path=output, title=title)
+    path = do_report(out_dir, path=output, title=title, events=_events(events) or None,
+                     pdf=pdf)
+    _say(f"wrote {path}" + (f" and {Path(path).with_suffix('.pdf')}" if pdf else ""))
+
+
+@cli.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="The HTML file (default: OUT_DIR/webmap.html).")
+@click.option("--basemap", metavar="URL",
+              help="XYZ tile URL for a background (default: none, works offline).")
+@click.option("--attribution", metavar="TEXT", help="Credit line of the basemap tiles.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing web map.")
+@_verbosity
+def webmap(out_dir: Path, output: Path | None, basemap: str | None, attribution: str | None,
+           overwrite: bool) -> None:
+    """Write the interactive web map of an analysis folder (one HTML file).
+
+    \b
+    Example:
+      minewatch webmap results -o sites.html --overwrite
+    """
+    from minewatch.errors import InputError
+
+    if not (out_dir / "sites.gpkg").is_file():
+        raise InputError(f"{out_dir}: no sites.gpkg; is this the --out of 'minewatch run'?")
+    target = output if output is not None else out_dir / "webmap.html"
+    _refuse_overwrite(target, overwrite, "the web map")
+    from minewatch.webmap import web_map
+
+    path = web_map(out_dir, path=output, basemap=basemap, attribution=attribution)
     _say(f"wrote {path}")
 
 
@@ -564,11 +625,12 @@ def report(out_dir: Path, output: Path | None, title: str | None, overwrite: boo
 @click.option("--overwrite", is_flag=True, help="Write into a non-empty OUT_DIR.")
 @_verbosity
 def demo(archive: Path, out_dir: Path, overwrite: bool) -> None:
-    """Scan an archive, stack it over its AOI, write detections and quick-looks.
+    """Run the whole pipeline on an archive: the output layout, maps, report, quick-looks.
 
-    Writes OUT_DIR/scenes.csv, OUT_DIR/detections/*_pools.gpkg and *_clearings.gpkg, and
-    OUT_DIR/quicklooks/*.png (true colour with detections, NDVI). ARCHIVE defaults to
-    sample_tiles, OUT_DIR to out.
+    Writes the layout of 'minewatch run' for the sensor with the most dates into OUT_DIR
+    (tables, GeoPackages, change maps, figures/, report.html, webmap.html, manifest.json),
+    the same for every other sensor into OUT_DIR/<sensor>/, and quick-looks of every date
+    into OUT_DIR/quicklooks/. ARCHIVE defaults to sample_tiles, OUT_DIR to out.
 
     \b
     Example:
