@@ -210,3 +210,20 @@ def test_a_corrupt_scene_is_skipped_with_its_reason(tmp_path: Path) -> None:
     assert "B04.tif" in row["reason"]
     assert len(result.dates) == 4
     assert any("unreadable scene" in n for n in result.notes)
+
+
+def test_first_date_clearings_are_inferred_from_later_ones(tmp_path: Path) -> None:
+    dates = ("2020-02-14", "2021-02-28", "2022-02-27")
+    arch = make_archive(tmp_path / "a", seed=3, shape=(150, 150), dates=dates, clouds=False)
+    result = analyze(tmp_path / "a", report=False)
+    first = pd.Timestamp(dates[0])
+    inferred = result.clearings[result.clearings["date"] == first]
+    assert len(inferred) > 0 and inferred["inferred"].fillna(False).all()
+    later = result.clearings[result.clearings["date"] > first].union_all()
+    assert inferred.geometry.difference(later).area.sum() < 1.0  # inside later clearings
+    # and they are real: most of their area lies on sites the generator had cleared by then
+    truth = gpd.read_file(arch.truth_vectors, layer="site_clearings").to_crs(result.clearings.crs)
+    truth_then = truth[pd.to_datetime(truth["date"]) == first].union_all()
+    on_truth = inferred.geometry.intersection(truth_then).area.sum()
+    assert on_truth / inferred.geometry.area.sum() > 0.6
+    assert result.timeseries["sites"].iloc[0] > 0

@@ -46,6 +46,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import shapely
 import xarray as xr
 
 from minewatch.config import DetectionConfig
@@ -387,6 +389,45 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
     return pools_out, clear_out, np.stack(valid_out), done
 
 
+def _first_date_clearings(clearings: gpd.GeoDataFrame, first_seen: xr.DataArray,
+                          first: pd.Timestamp, cfg: DetectionConfig) -> gpd.GeoDataFrame:
+    """Clearings of the first date, which ``detect_clearings`` cannot map (no earlier baseline).
+
+    The land of a later date's clearing whose pixels were already seen cleared on the first
+    date (``first_bare_date``) was a clearing then too; bare land that never becomes part of a
+    detected clearing (rivers, roads, villages) is not taken. Pieces smaller than the minimum
+    mapping unit are dropped. Rows get ``inferred=True``.
+    """
+    from rasterio.features import rasterize, shapes
+
+    later = clearings[clearings["date"] > first]
+    if later.empty:
+        return later.iloc[0:0]
+    shape = first_seen.shape
+    transform = first_seen.rio.transform()
+    # label each pixel with the first later clearing covering it (its kind is kept)
+    order = later.sort_values("date", kind="stable").reset_index(drop=True)
+    # rasterize paints later rows over earlier ones: paint in reverse so the earliest wins
+    owner = rasterize(((g, i + 1) for i, g in reversed(list(enumerate(order.geometry)))
+                       if g is not None), out_shape=shape, transform=transform, fill=0,
+                      dtype="int32")
+    seen_then = np.asarray(first_seen.values.astype("datetime64[D]")
+                           == np.datetime64(first.date(), "D"))
+    owner = np.where(seen_then, owner, 0).astype("int32")
+    rows = []
+    for geom, value in shapes(owner, mask=owner > 0, transform=transform, connectivity=8):
+        polygon = shapely.geometry.shape(geom)
+        if polygon.area < cfg.clearings.min_area_m2:
+            continue
+        source = order.iloc[int(value) - 1]
+        rows.append({"date": first, "kind": source.get("kind", "unknown"),
+                     "first_seen": first, "area_m2": float(polygon.area),
+                     "inferred": True, "geometry": polygon})
+    if not rows:
+        return later.iloc[0:0]
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=clearings.crs)
+
+
 def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None) -> xr.DataArray:
     """Per-pixel first date seen cleared over the series (for the first date's change map)."""
     from minewatch.detect import first_bare_date
@@ -596,6 +637,13 @@ def analyze(
         else:
             clearings = _empty_like(None, crs, ["date", "area_m2", "kind"])
             clearings["date"] = pd.Series(dtype="datetime64[ns]")
+        first_seen = None
+        if len(days) >= 2:
+            first_seen = _first_seen(stack, cfg, cache)
+            inferred = _first_date_clearings(clearings, first_seen, days[0], cfg)
+            if len(inferred):
+                clearings = gpd.GeoDataFrame(pd.concat([inferred, clearings], ignore_index=True),
+                                             geometry="geometry", crs=crs)
         notes.append(f"{len(computed)} of {len(days)} dates detected in this run"
                      + (f" ({len(days) - len(computed)} from the cache)"
                         if len(computed) < len(days) else "") + ".")
@@ -621,7 +669,8 @@ def analyze(
     if out is not None:
         t0 = time.perf_counter()
         with _pinned_gpkg_date():
-            result_files += _write_layout(out, tracks, series, table, valid, stack, cfg)
+            result_files += _write_layout(out, tracks, series, table, valid, stack,
+                                          first_seen)
             if by_region is not None:
                 result_files.append(_write_csv(by_region, out / "timeseries_regions.csv"))
         timings["write_s"] = time.perf_counter() - t0
@@ -707,7 +756,7 @@ def _scene_table(scenes: gpd.GeoDataFrame, chosen: str, used_ids: set[str], empt
 
 
 def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFrame,
-                  valid: xr.DataArray, stack: xr.DataArray, cfg: DetectionConfig
+                  valid: xr.DataArray, stack: xr.DataArray, first_seen: xr.DataArray | None
                   ) -> list[Path]:
     from minewatch.change import change_map, write_change
 
@@ -727,7 +776,6 @@ def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFr
         files.append(_write_rgb(scene, out / "imagery" / f"{_day(days[t])}_rgb.tif"))
     if len(days) >= 2:
         pairs = [(days[0], days[-1]), *itertools.pairwise(days)]
-        first_seen = _first_seen(stack, cfg, out / "cache")
         for before, after in dict.fromkeys(pairs):
             change = change_map(tracks.pools, tracks.clearings, valid, before, after,
                                 first_seen=first_seen)
