@@ -14,26 +14,32 @@ from minewatch.demo import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_demo_writes_scenes_table_and_quicklooks(tmp_path):
-    out = tmp_path / "out"
-    assert main([str(ROOT / "sample_tiles"), str(out)]) == 0
-    scenes = pd.read_csv(out / "scenes.csv")
-    assert len(scenes) == 9
-    assert set(scenes["sensor"]) == {"sentinel2", "planetscope"}
-    pngs = sorted((out / "quicklooks").glob("*.png"))
-    assert len(pngs) == 18  # 9 dates × (true colour, NDVI)
-    for png in pngs:
-        image = mpimg.imread(png)
-        assert image.shape[0] > 300 and image[..., :3].std() > 0.05, png.name  # not blank
-    # pools per date, clearings from the second date on (they need a baseline)
+def test_demo_writes_the_layout_maps_report_and_quicklooks(tmp_path):
     import geopandas as gpd
 
-    pools = sorted((out / "detections").glob("*_pools.gpkg"))
-    clearings = sorted((out / "detections").glob("*_clearings.gpkg"))
-    assert len(pools) == 9 and len(clearings) == 7
-    found = gpd.read_file(next(p for p in pools if "planetscope_2024" in p.name))
-    assert len(found) > 5 and found.crs.to_epsg() == 32647
-    assert {"area_m2", "confidence"} <= set(found.columns)
+    out = tmp_path / "out"
+    assert main([str(ROOT / "sample_tiles"), str(out)]) == 0
+    # the main sensor (most dates: Sentinel-2) in out/, the other in out/planetscope/
+    for folder, sensor, n_dates in ((out, "sentinel2", 5), (out / "planetscope",
+                                                             "planetscope", 4)):
+        for name in ("scenes.csv", "pools.gpkg", "clearings.gpkg", "sites.gpkg",
+                     "site_history.csv", "events.csv", "timeseries.csv", "manifest.json",
+                     "report.html", "webmap.html", "figures/timeseries.png",
+                     "figures/site_map.png", "figures/overview.png"):
+            assert (folder / name).is_file(), f"{folder}/{name}"
+        scenes = pd.read_csv(folder / "scenes.csv")
+        assert len(scenes) == 9
+        assert set(scenes.loc[scenes["status"] == "used", "sensor"]) == {sensor}
+        series = pd.read_csv(folder / "timeseries.csv")
+        assert len(series) == n_dates and (series["sites"] > 0).all()
+        assert len(list((folder / "change").glob("*.tif"))) >= 1
+        sites = gpd.read_file(folder / "sites.gpkg")
+        assert len(sites) > 0 and sites.crs.to_epsg() == 32647
+    pngs = sorted((out / "quicklooks").glob("*.png"))
+    assert len(pngs) == 18  # 9 dates × (true colour, NDVI)
+    for png in [*pngs, *sorted((out / "figures").glob("*.png"))]:
+        image = mpimg.imread(png)
+        assert image.shape[0] > 300 and image[..., :3].std() > 0.05, png.name  # not blank
     # no temporary files left behind by the atomic writes
     assert not [p for p in out.rglob(".*") if p.is_file()]
 
