@@ -227,3 +227,15 @@ def test_first_date_clearings_are_inferred_from_later_ones(tmp_path: Path) -> No
     on_truth = inferred.geometry.intersection(truth_then).area.sum()
     assert on_truth / inferred.geometry.area.sum() > 0.6
     assert result.timeseries["sites"].iloc[0] > 0
+
+
+def test_site_settings_change_the_sites_not_the_detections(sample_run, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(sample_run.out_dir, out)
+    wide = minewatch.DetectionConfig.preset("sentinel2").replace(
+        sites={"linking_distance_m": 600.0})
+    again = analyze(SAMPLE, out_dir=out, sensor="sentinel2", config=wide, report=False)
+    assert any("0 of 5 dates detected" in n for n in again.notes)  # detections from the cache
+    assert len(again.sites) < len(sample_run.sites)  # wider linking: fewer, larger sites
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["sites"]["linking_distance_m"] == 600.0

@@ -141,10 +141,11 @@ def _resolve_config(config: Any, sensor: str) -> DetectionConfig:
                       f"{type(config).__name__}.")
 
 
-def _site_config(cfg: DetectionConfig) -> Any:
-    from minewatch.config import SiteConfig
-
-    return getattr(cfg, "sites", None) or SiteConfig()
+def _detection_settings(cfg: DetectionConfig) -> dict[str, Any]:
+    """The settings detection depends on (cache keys): all but the site settings."""
+    settings = cfg.to_dict()
+    settings.pop("sites", None)
+    return settings
 
 
 def _key(*parts: Any) -> str:
@@ -331,7 +332,7 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
     ids = [str(v) for v in stack["scene_id"].values]
     grid = [str(stack.rio.crs), list(stack.rio.transform())[:6], stack.sizes["y"],
             stack.sizes["x"]]
-    config = cfg.to_dict()
+    config = _detection_settings(cfg)
     pools_out, clear_out, valid_out, done = [], [], [], []
     # Clearings use earlier dates (baseline) and later ones (regrowth of swidden), so their
     # key holds every date; pools and valid masks depend on their own date only.
@@ -434,8 +435,8 @@ def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None) -
 
     times = stack["time"].values.astype("datetime64[ns]")
     like = stack.isel(time=0, band=0, drop=True)
-    key = _key(_CACHE_VERSION, "first_seen", cfg.clearings.__class__.__name__,
-               cfg.to_dict(), [str(v) for v in stack["scene_id"].values], list(map(str, times)),
+    key = _key(_CACHE_VERSION, "first_seen", _detection_settings(cfg),
+               [str(v) for v in stack["scene_id"].values], list(map(str, times)),
                str(stack.rio.crs), list(stack.rio.transform())[:6])[:16]
     path = cache / f"first_seen-{key}.tif" if cache is not None else None
     if path is not None and path.exists():
@@ -652,7 +653,7 @@ def analyze(
         from minewatch.sites import track_sites
 
         t0 = time.perf_counter()
-        tracks = track_sites(pools, clearings, valid=valid, config=_site_config(cfg),
+        tracks = track_sites(pools, clearings, valid=valid, config=cfg.sites,
                              regions=regions, dates=list(days))
         timings["sites_s"] = time.perf_counter() - t0
 
@@ -836,7 +837,6 @@ def _write_manifest(out: Path, archive: Path | None, aoi: Any, used: gpd.GeoData
                    "skipped": int((table["status"] == "skipped").sum())},
         "inputs": inputs,
         "config": cfg.to_dict(),
-        "site_config": _to_plain(_site_config(cfg)),
         "versions": _versions(),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "notes": notes,
@@ -846,12 +846,6 @@ def _write_manifest(out: Path, archive: Path | None, aoi: Any, used: gpd.GeoData
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return path
-
-
-def _to_plain(obj: Any) -> Any:
-    from minewatch.config._base import to_mapping
-
-    return to_mapping(obj)
 
 
 # --------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ SENSOR_PRESETS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class DetectionConfig:
-    """All detection settings: which preset, the pixel size, pools and clearings.
+    """All settings of an analysis: which preset, the pixel size, pools, clearings, sites.
 
     Examples
     --------
@@ -54,6 +54,8 @@ class DetectionConfig:
     3.0
     >>> cfg.replace(pools={"min_area_m2": 9.0}).pools.min_area_m2
     9.0
+    >>> cfg.replace(sites={"linking_distance_m": 100.0}).sites.linking_distance_m
+    100.0
     """
 
     preset_name: str = setting("sentinel2", choices=tuple(PRESETS), doc="preset it started from")
@@ -64,13 +66,16 @@ class DetectionConfig:
     """Pool detection thresholds."""
     clearings: ClearingConfig = field(default_factory=ClearingConfig)
     """Clearing detection thresholds."""
+    sites: SiteConfig = field(default_factory=SiteConfig)
+    """Site grouping and tracking thresholds (the same for every sensor)."""
 
     def __post_init__(self) -> None:
         check_fields(self)
-        if not isinstance(self.pools, PoolConfig) or not isinstance(self.clearings,
-                                                                    ClearingConfig):
-            raise ConfigError("DetectionConfig.pools / .clearings must be PoolConfig / "
-                              "ClearingConfig objects (or tables in TOML).")
+        if (not isinstance(self.pools, PoolConfig)
+                or not isinstance(self.clearings, ClearingConfig)
+                or not isinstance(self.sites, SiteConfig)):
+            raise ConfigError("DetectionConfig.pools / .clearings / .sites must be PoolConfig "
+                              "/ ClearingConfig / SiteConfig objects (or tables in TOML).")
 
     @classmethod
     def preset(cls, name: str) -> DetectionConfig:
