@@ -33,6 +33,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -706,6 +707,19 @@ def _prepare_out_dir(out: Path, overwrite: bool) -> None:
             raise InputError(f"out_dir {out} is not empty and holds no minewatch output; pick "
                              "an empty folder or pass overwrite=True (--overwrite).")
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(out)
+
+
+#: Names of atomic_path's temporary files: ".<stem>.<8 random chars><suffix>".
+_TEMPORARY = re.compile(r"^\.[^/]+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Delete temporary files a killed run left behind (atomic writes never renamed)."""
+    for path in out.rglob(".*"):
+        if path.is_file() and _TEMPORARY.match(path.name):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _bad_scene(err: MinewatchError, scenes: gpd.GeoDataFrame) -> str | None:
