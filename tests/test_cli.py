@@ -101,9 +101,11 @@ def test_errors_are_one_line_with_exit_1_and_tracebacks_only_with_debug(tmp_path
 
 
 def test_usage_errors_exit_2_in_one_line():
-    proc = minewatch("run", "sample_tiles", "--out", "x")
+    proc = minewatch("run", "sample_tiles")
     assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and "--aoi" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "--out" in proc.stderr
+    proc = minewatch("run", "sample_tiles", "--out", "x", "--event", "soon=something")
+    assert proc.returncode == 2 and "DATE=TEXT" in proc.stderr
     proc = minewatch("run", "sample_tiles", "--aoi", "a.gpkg", "--out", "x", "--workers", "2",
                      "--scheduler", "tcp://127.0.0.1:1")
     assert proc.returncode == 2 and "not both" in proc.stderr
