@@ -416,3 +416,14 @@ def test_pool_with_a_pixel_centre_on_its_outline_is_never_lost():
     assert 2 <= (change == 3).sum() <= 3
     assert change[5, 5] == 3 or change[5, 6] == 3 or change[6, 5] == 3
     assert change[14, 14] == 3 or change[15, 15] == 3 or change[14, 15] == 3
+
+
+def test_change_colours_match_the_maps() -> None:
+    from matplotlib.colors import to_rgb
+
+    from minewatch.change import CHANGE_COLORS
+    from minewatch.plot import CHANGE_STYLE
+
+    for code in (2, 3, 4, 5):
+        rgb = tuple(round(255 * c) for c in to_rgb(CHANGE_STYLE[code][1]))
+        assert CHANGE_COLORS[code][:3] == rgb, code

@@ -85,14 +85,16 @@ CHANGE_CLASSES: dict[int, str] = {
     5: "regrowth",
 }
 
-#: Change class code → RGBA colour of the GeoTIFF colour table (no data transparent).
+#: Change class code → RGBA colour of the GeoTIFF colour table (no data transparent). The
+#: Okabe–Ito colours of the maps (``minewatch.plot.CHANGE_STYLE``): distinguishable with every
+#: common colour-vision deficiency, unlike red against green.
 CHANGE_COLORS: dict[int, tuple[int, int, int, int]] = {
     0: (0, 0, 0, 0),
-    1: (235, 235, 225, 255),
-    2: (255, 140, 0, 255),
-    3: (0, 110, 255, 255),
-    4: (200, 20, 40, 255),
-    5: (40, 160, 60, 255),
+    1: (232, 232, 232, 255),
+    2: (230, 159, 0, 255),    # orange
+    3: (0, 114, 178, 255),    # blue
+    4: (213, 94, 0, 255),     # vermillion
+    5: (0, 158, 115, 255),    # bluish green
 }
 
 #: Clearing kinds (``kind`` column of ``detect_clearings``) that count as mining.

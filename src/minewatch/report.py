@@ -53,6 +53,8 @@ _FIGURES = {
     "overview": ("maps", "All sites, coloured by the year they were first seen."),
     "before_after": ("maps", "First and last date with the change map between them."),
     "site_growth": ("sites", "Growth of the largest sites: pools and cleared area per date."),
+    "timeseries_regions": ("timeseries", "Sites, pools and cleared area per date and region "
+                           "(regions given to the analysis)."),
 }
 _FIGURE_ZOOM = 1.5  # figures on screen at 1.5 x their print size (CSS px = 1/96 inch)
 _CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
