@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import warnings
@@ -52,14 +53,15 @@ def part_analyze(archive: Path, n_dates: int) -> dict:
         wanted = {d.replace("-", "") for d in DATES[:n_dates]}
         for scene in sorted((archive).iterdir()):
             if scene.is_dir() and any(w in scene.name for w in wanted):
-                (subset / scene.name).symlink_to(scene.resolve())
+                # hard links: no copy, and scans see plain files (not symlinked folders)
+                shutil.copytree(scene, subset / scene.name, copy_function=os.link)
         out = Path(tmp) / "out"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = measured(lambda: minewatch.analyze(subset, out_dir=out))
         result = m.pop("result")
         m["dates"] = len(result.dates)
-        m["sites"] = int(len(result.sites))
+        m["sites"] = len(result.sites)
         m["megapixels"] = result.valid.sizes["y"] * result.valid.sizes["x"] / 1e6
         m["timings"] = json.loads((out / "manifest.json").read_text())["timings_s"]
     return m

@@ -335,10 +335,11 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
             stack.sizes["x"]]
     config = _detection_settings(cfg)
     pools_out, clear_out, valid_out, done = [], [], [], []
-    # Clearings use earlier dates (baseline) and later ones (regrowth of swidden), so their
-    # key holds every date; pools and valid masks depend on their own date only.
-    all_key = _key(_CACHE_VERSION, "clearings", config, grid, list(zip(map(_day, times), ids,
-                                                                        strict=True)))
+    # Clearings use the dates within ClearingConfig.window_dates before (baseline) and after
+    # (regrowth) theirs, so their key holds those dates: a new date at the end recomputes only
+    # the clearings of the last `window` dates. Pools and valid masks depend on their own date.
+    window = cfg.clearings.window_dates
+    dated = list(zip(map(_day, times), ids, strict=True))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -350,7 +351,9 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
         folder = cache / day if cache is not None else None
         pools_file = folder / f"pools-{pool_key}.parquet" if folder else None
         valid_file = folder / f"valid-{pool_key}.tif" if folder else None
-        clear_file = folder / f"clearings-{all_key[:16]}.parquet" if folder else None
+        lo, hi = (0, len(times)) if window <= 0 else (max(0, t - window), t + window + 1)
+        clear_key = _key(_CACHE_VERSION, "clearings", config, grid, dated[lo:hi], day)[:16]
+        clear_file = folder / f"clearings-{clear_key}.parquet" if folder else None
 
         scene = None
         if pools_file is not None and pools_file.exists() and valid_file.exists():

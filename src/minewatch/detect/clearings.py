@@ -93,6 +93,14 @@ __all__ = [
 CLEARING_KINDS: tuple[str, ...] = ("mining", "swidden", "landslide", "unknown")
 
 
+def date_window(stack: xr.DataArray, t: int, window: int) -> tuple[xr.DataArray, int]:
+    """The dates within ``window`` of index ``t`` (all when ``window`` is 0), and ``t`` in it."""
+    if window <= 0:
+        return stack, t
+    lo, hi = max(0, t - window), min(stack.sizes["time"], t + window + 1)
+    return stack.isel(time=slice(lo, hi)), t - lo
+
+
 # --------------------------------------------------------------------------------------------
 # baseline
 # --------------------------------------------------------------------------------------------
@@ -133,7 +141,8 @@ def clearing_baseline(stack: xr.DataArray, *, before: Any,
         Reflectance (time, band, y, x), 0–1, NaN where cloudy or no data (as from
         :func:`minewatch.load_stack`); numpy- or dask-backed; at least two dates.
     before
-        A date of the stack (``'YYYY-MM-DD'``, Timestamp, or index); only earlier dates count.
+        A date of the stack (``'YYYY-MM-DD'``, Timestamp, or index); only earlier dates count,
+        at most ``window_dates`` of them.
     config
         Thresholds (:class:`~minewatch.config.ClearingConfig` or a ``DetectionConfig``);
         default: the preset for the stack's pixel size.
@@ -165,6 +174,7 @@ def clearing_baseline(stack: xr.DataArray, *, before: Any,
     stack = check_stack(stack, "clearing_baseline")
     cfg = resolve_config(config, stack)
     t = date_index(stack, before, "clearing_baseline")
+    stack, t = date_window(stack, t, cfg.window_dates)
     return _baseline(compute_indices(stack, cfg), t, cfg, stack)
 
 
@@ -317,6 +327,8 @@ def segment_clearings(stack: xr.DataArray, config: ClearingConfig | None = None,
     stack = check_stack(stack, "segment_clearings")
     cfg = resolve_config(config, stack)
     t = date_index(stack, date, "segment_clearings")
+    if baseline is None:
+        stack, t = date_window(stack, t, cfg.window_dates)
     labels, _ = _segment(stack, cfg, t, baseline)
     return labels
 
@@ -469,6 +481,7 @@ def detect_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, 
     stack = check_stack(stack, "detect_clearings")
     cfg = resolve_config(config, stack)
     t = date_index(stack, date, "detect_clearings")
+    stack, t = date_window(stack, t, cfg.window_dates)
     when = pd.Timestamp(stack["time"].values[t])
     labels, layers = _segment(stack, cfg, t, None)
     ix: Indices = layers["ix"]
