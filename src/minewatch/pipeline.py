@@ -323,18 +323,45 @@ def _empty_like(frame: gpd.GeoDataFrame | None, crs: Any, columns: Sequence[str]
 # per-date detection, cached
 # --------------------------------------------------------------------------------------------
 
+def _pools_and_valid(scene: xr.DataArray, cfg: DetectionConfig
+                     ) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Pools and the valid mask of one date (runs as one task, on a worker when distributed)."""
+    from minewatch.detect import detect_pools
+
+    valid = scene.notnull().all("band").values
+    return detect_pools(scene, cfg), valid
+
+
+def _parallel_slots() -> int:
+    """How many dates to detect at once: the cluster's threads, else the local cores."""
+    try:
+        from dask.distributed import get_client
+
+        return max(1, sum(get_client().nthreads().values()))
+    except (ImportError, ValueError):
+        return max(1, os.cpu_count() or 1)
+
+
 def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
                   progress: bool) -> tuple[list[gpd.GeoDataFrame], list[gpd.GeoDataFrame],
                                            np.ndarray, list[str]]:
-    """Pools, clearings and valid masks per date; reuses ``cache`` entries with the same key."""
-    from minewatch.detect import detect_clearings, detect_pools
+    """Pools, clearings and valid masks per date; reuses ``cache`` entries with the same key.
+
+    Pools depend on one date only: the dates not cached are detected several at a time (one
+    dask task each: on the cluster's workers when a ``dask.distributed`` client is active),
+    in batches as large as the number of worker threads, so memory stays at a few dates.
+    Clearings need neighbouring dates and run date by date, parallel inside each date.
+    """
+    import dask
+
+    from minewatch.detect import detect_clearings
+    from minewatch.io.write import atomic_path
 
     times = [pd.Timestamp(t) for t in stack["time"].values]
     ids = [str(v) for v in stack["scene_id"].values]
     grid = [str(stack.rio.crs), list(stack.rio.transform())[:6], stack.sizes["y"],
             stack.sizes["x"]]
     config = _detection_settings(cfg)
-    pools_out, clear_out, valid_out, done = [], [], [], []
     # Clearings use the dates within ClearingConfig.window_dates before (baseline) and after
     # (regrowth) theirs, so their key holds those dates: a new date at the end recomputes only
     # the clearings of the last `window` dates. Pools and valid masks depend on their own date.
@@ -344,54 +371,69 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(times), desc="detect", unit="date")
-    for t, (when, sid) in enumerate(zip(times, ids, strict=True)):
-        day = _day(when)
-        pool_key = _key(_CACHE_VERSION, "pools", config, grid, day, sid)[:16]
-        folder = cache / day if cache is not None else None
-        pools_file = folder / f"pools-{pool_key}.parquet" if folder else None
-        valid_file = folder / f"valid-{pool_key}.tif" if folder else None
+        bar = tqdm(total=2 * len(times), desc="detect", unit="step")
+
+    def files(t: int) -> tuple[Path | None, Path | None, Path | None]:
+        if cache is None:
+            return None, None, None
+        day = dated[t][0]
+        pool_key = _key(_CACHE_VERSION, "pools", config, grid, day, dated[t][1])[:16]
         lo, hi = (0, len(times)) if window <= 0 else (max(0, t - window), t + window + 1)
         clear_key = _key(_CACHE_VERSION, "clearings", config, grid, dated[lo:hi], day)[:16]
-        clear_file = folder / f"clearings-{clear_key}.parquet" if folder else None
+        folder = cache / day
+        return (folder / f"pools-{pool_key}.parquet", folder / f"valid-{pool_key}.tif",
+                folder / f"clearings-{clear_key}.parquet")
 
-        scene = None
+    # ---- pools and valid masks: cached, or detected several dates at a time
+    pools_by_t: dict[int, gpd.GeoDataFrame] = {}
+    valid_by_t: dict[int, np.ndarray] = {}
+    todo = []
+    for t in range(len(times)):
+        pools_file, valid_file, _ = files(t)
         if pools_file is not None and pools_file.exists() and valid_file.exists():
-            pools = gpd.read_parquet(pools_file)
-            valid = _read_bool_tif(valid_file)
+            pools_by_t[t] = gpd.read_parquet(pools_file)
+            valid_by_t[t] = _read_bool_tif(valid_file)
+            if bar is not None:
+                bar.update(1)
         else:
-            scene = stack.isel(time=t).compute()
-            valid = scene.notnull().all("band").values
-            pools = detect_pools(scene, cfg)
-            if folder is not None:
-                from minewatch.io.write import atomic_path
-
-                _write_bool_tif(valid, scene, valid_file)
+            todo.append(t)
+    batch = _parallel_slots()
+    for start in range(0, len(todo), batch):
+        chunk = todo[start:start + batch]
+        tasks = [dask.delayed(_pools_and_valid)(stack.isel(time=t), cfg) for t in chunk]
+        for t, (pools, valid) in zip(chunk, dask.compute(*tasks), strict=True):
+            pools_file, valid_file, _ = files(t)
+            if pools_file is not None:
+                _write_bool_tif(valid, stack.isel(time=t), valid_file)
                 with atomic_path(pools_file) as tmp:
                     pools.to_parquet(tmp)
-            done.append(day)
+            pools_by_t[t], valid_by_t[t] = pools, valid
+            if bar is not None:
+                bar.update(1)
+
+    # ---- clearings, date by date (each needs its neighbouring dates)
+    pools_out, clear_out = [], []
+    for t, when in enumerate(times):
+        _, _, clear_file = files(t)
+        pools = pools_by_t[t]
         if clear_file is not None and clear_file.exists():
             clearings = gpd.read_parquet(clear_file)
+        elif t == 0:
+            clearings = None  # no earlier date: no baseline (see _first_date_clearings)
         else:
-            if t == 0:
-                clearings = None
-            else:
-                clearings = detect_clearings(stack, cfg.clearings, date=t, pools=pools)
-            if clearings is not None and folder is not None:
-                from minewatch.io.write import atomic_path
-
+            clearings = detect_clearings(stack, cfg.clearings, date=t, pools=pools)
+            if clear_file is not None:
                 with atomic_path(clear_file) as tmp:
                     clearings.to_parquet(tmp)
-        pools = pools.assign(date=when.normalize())
-        pools_out.append(pools)
+        pools_out.append(pools.assign(date=when.normalize()))
         if clearings is not None:
             clear_out.append(clearings.assign(date=when.normalize()))
-        valid_out.append(valid)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    return pools_out, clear_out, np.stack(valid_out), done
+    done = [dated[t][0] for t in todo]
+    return pools_out, clear_out, np.stack([valid_by_t[t] for t in range(len(times))]), done
 
 
 def _first_date_clearings(clearings: gpd.GeoDataFrame, first_seen: xr.DataArray,
