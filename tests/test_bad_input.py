@@ -572,7 +572,8 @@ def test_aoi_far_from_the_imagery_names_the_aoi_and_the_archive_extent(tmp_path,
 CONFIGS = {
     "unknown top-level key": ("resolution = 10.0\n",
                               r"unknown setting\(s\) \['resolution'\]; known: \['clearings', "
-                              r"'pools', 'preset_name', 'resolution_m'\]\. Did you mean "
+                              r"'pools', 'preset_name', 'resolution_m', 'sites'\]\. Did you "
+                              r"mean "
                               r"'resolution_m'"),
     "unknown nested key": ("[pools]\nmin_aera_m2 = 4.0\n",
                            r"DetectionConfig\.pools: unknown setting\(s\) \['min_aera_m2'\]; "

@@ -201,10 +201,12 @@ def search(
 
     Examples
     --------
-    >>> items = search("earth-search", "sentinel-2-l2a", "sample_tiles/aoi.geojson",
-    ...                "2024-01-01", "2024-03-31", max_cloud=20)  # doctest: +SKIP
-    >>> [item.id for item in items][:2]  # doctest: +SKIP
-    ['S2A_47RMJ_20240103_0_L2A', 'S2B_47RMJ_20240108_0_L2A']
+    Needs the network (not run as a doctest; ``tests/test_acquire.py`` searches a local STAC
+    API)::
+
+        items = search("earth-search", "sentinel-2-l2a", "sample_tiles/aoi.geojson",
+                       "2024-01-01", "2024-03-31", max_cloud=20)
+        [item.id for item in items][:2]   # ['S2A_47RMJ_20240103_0_L2A', ...]
     """
     from pystac_client import Client
     from pystac_client.conformance import ConformanceClasses

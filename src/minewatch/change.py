@@ -642,7 +642,7 @@ def write_change(change: xr.DataArray, path: str | PathLike[str]) -> tuple[Path,
     >>> tif, gpkg = write_change(change, pathlib.Path(tempfile.mkdtemp()) / "c.tif")
     >>> with rasterio.open(tif) as src:
     ...     src.colormap(1)[2], src.nodata
-    ((255, 140, 0, 255), 0.0)
+    ((230, 159, 0, 255), 0.0)
     """
     change = _check_change(change)
     target = Path(path)

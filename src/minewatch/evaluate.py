@@ -16,6 +16,8 @@ side came as a raster or as polygons.
 from __future__ import annotations
 
 import math
+import sys
+import types
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -621,3 +623,14 @@ def evaluate(
         false_per_10km2=per10 if n_valid else math.nan, pixel_size_m=pixel_size,
         matches=matches, false_by_kind=by_kind, detected=det_gdf, reference=ref_gdf,
     )
+
+
+class _CallableModule(types.ModuleType):
+    """``minewatch.evaluate`` is both this module and the function: calling it runs
+    :func:`evaluate`, so ``minewatch.evaluate(...)`` works whichever was imported first."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Evaluation:
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -584,10 +584,16 @@ def analyze(
 
     Examples
     --------
-    >>> import minewatch, tempfile
-    >>> result = minewatch.analyze("sample_tiles", out_dir=tempfile.mkdtemp(),
-    ...                            sensor="sentinel2")  # doctest: +SKIP
-    >>> result.timeseries[["date", "sites", "pools"]]  # doctest: +SKIP
+    >>> import tempfile, minewatch
+    >>> from minewatch.synth import make_archive
+    >>> work = tempfile.mkdtemp()
+    >>> _ = make_archive(f"{work}/archive", seed=1, shape=(60, 60),
+    ...                  dates=("2021-02-28", "2022-02-27"), clouds=False)
+    >>> result = minewatch.analyze(f"{work}/archive", out_dir=f"{work}/out", report=False)
+    >>> list(result.timeseries.columns[:6])
+    ['date', 'sites', 'pools', 'cleared_area_m2', 'new_sites', 'valid_fraction']
+    >>> [f"{d:%Y-%m-%d}" for d in result.dates]
+    ['2021-02-28', '2022-02-27']
     """
     from minewatch.io import load_stack, scan_archive
 
@@ -936,8 +942,13 @@ def verify(out_dir: PathLike_, archive: PathLike_ | None = None) -> list[str]:
 
     Examples
     --------
-    >>> import minewatch
-    >>> minewatch.verify("out")  # doctest: +SKIP
+    >>> import tempfile, minewatch
+    >>> from minewatch.synth import make_archive
+    >>> work = tempfile.mkdtemp()
+    >>> _ = make_archive(f"{work}/archive", seed=1, shape=(60, 60),
+    ...                  dates=("2021-02-28", "2022-02-27"), clouds=False)
+    >>> _ = minewatch.analyze(f"{work}/archive", out_dir=f"{work}/out", report=False)
+    >>> minewatch.verify(f"{work}/out")
     []
     """
     folder = Path(out_dir)

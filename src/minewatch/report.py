@@ -786,11 +786,11 @@ def report(out_dir: str | PathLike[str], path: str | PathLike[str] | None = None
 
     Examples
     --------
-    >>> report("out/analysis", title="Pang War 2019–2025")  # doctest: +SKIP
-    PosixPath('out/analysis/report.html')
-    >>> report("out/analysis", events=[("2024-10-01", "KIO takes control")],
-    ...        pdf=True)  # doctest: +SKIP
-    PosixPath('out/analysis/report.html')
+    An analysis folder written by :func:`minewatch.analyze` (not run as a doctest: it needs
+    one; ``tests/test_report.py`` runs it)::
+
+        report("out/analysis", title="Pang War 2019–2025")   # -> out/analysis/report.html
+        report("out/analysis", events=[("2024-10-01", "KIO takes control")], pdf=True)
     """
     out = Path(out_dir)
     if not out.is_dir():
@@ -914,8 +914,9 @@ def print_pdf(html_path: str | PathLike[str], pdf_path: str | PathLike[str],
 
     Examples
     --------
-    >>> print_pdf("out/analysis/report.html", "out/analysis/report.pdf")  # doctest: +SKIP
-    PosixPath('out/analysis/report.pdf')
+    Needs Chromium (not run as a doctest; ``tests/test_report.py`` runs it)::
+
+        print_pdf("out/analysis/report.html", "out/analysis/report.pdf")
     """
     source = Path(html_path).resolve()
     target = Path(pdf_path)

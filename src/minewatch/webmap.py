@@ -205,10 +205,11 @@ def web_map(out_dir: str | PathLike[str], path: str | PathLike[str] | None = Non
 
     Examples
     --------
-    >>> web_map("out/analysis")  # doctest: +SKIP
-    PosixPath('out/analysis/webmap.html')
-    >>> web_map("out/analysis", basemap="OpenStreetMap")  # doctest: +SKIP
-    PosixPath('out/analysis/webmap.html')
+    An analysis folder written by :func:`minewatch.analyze` (not run as a doctest: it needs
+    one; ``tests/test_webmap.py`` runs it)::
+
+        web_map("out/analysis")                              # offline, no basemap
+        web_map("out/analysis", basemap="OpenStreetMap")     # with background tiles
     """
     import folium
     from folium.utilities import JsCode
