@@ -585,3 +585,24 @@ def test_invariants_on_random_worlds(seed):
     again = track_sites(pools.sample(frac=1.0, random_state=seed), dates=DATES[:5])
     pd.testing.assert_frame_equal(again.history, t.history)
     pd.testing.assert_frame_equal(again.events, t.events)
+
+
+def test_history_counts_pools_like_the_time_series() -> None:
+    """A 10 m detection can stand for a chain of pools (``n_pools``): history sums it, as the
+    time series does."""
+    import geopandas as gpd
+    import shapely
+
+    from minewatch.sites import track_sites
+    from minewatch.timeseries import site_timeseries
+
+    dates = pd.to_datetime(["2021-01-01", "2022-01-01"])
+    pools = gpd.GeoDataFrame(
+        {"date": [dates[0], dates[1], dates[1]], "n_pools": [3, 4, 2],
+         "confidence": [0.9, 0.9, 0.9]},
+        geometry=[shapely.box(0, 0, 20, 20), shapely.box(0, 0, 20, 20),
+                  shapely.box(40, 0, 60, 20)], crs="EPSG:32647")
+    tracks = track_sites(pools, dates=list(dates))
+    assert tracks.history.groupby("date")["n_pools"].sum().tolist() == [3, 6]
+    series = site_timeseries(tracks)
+    assert series["pools"].tolist() == [3, 6]

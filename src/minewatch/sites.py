@@ -611,6 +611,10 @@ def track_sites(
              if "kind" in clearings_in.columns else np.ones(len(clearings_in), dtype=bool))
     p_geom, c_geom = metric(pools_in), metric(clearings_in)
     p_area, c_area = _areas(pools_in), _areas(clearings_in)
+    # pools per detection: detect_pools' ``n_pools`` (a 10 m object can be a chain of several
+    # pools), else one per row — the same count minewatch.timeseries sums
+    p_count = (pd.to_numeric(pools_in["n_pools"], errors="coerce").fillna(1.0).to_numpy(float)
+               if "n_pools" in pools_in.columns else np.ones(len(pools_in)))
     p_t = days.get_indexer(p_days)
     c_t = days.get_indexer(c_days)
     c_t = np.where(use_c, c_t, -1)
@@ -635,7 +639,7 @@ def track_sites(
             n_det, labels, hulls = _cluster(geoms, link)
             if config.hull_buffer_m > 0:
                 hulls = shapely.buffer(hulls, config.hull_buffer_m)
-            det_n = np.bincount(labels[:n_p], minlength=n_det).astype(float)
+            det_n = np.round(np.bincount(labels[:n_p], weights=p_count[ip], minlength=n_det))
             det_pa = np.bincount(labels[:n_p], weights=p_area[ip], minlength=n_det)
             det_ca = np.bincount(labels[n_p:], weights=c_area[ic], minlength=n_det)
             cent = shapely.centroid(hulls)

@@ -151,7 +151,7 @@ class ClearingConfig:
                                              doc="share of a clearing bare at first_seen")
     """``first_seen`` of an object is the first date at which at least this share (0–1) of
     its pixels was already cleared."""
-    window_dates: int = setting(3, low=0, high=1000,
+    window_dates: int = setting(6, low=0, high=1000,
                                 doc="dates on each side of the mapped date that are used")
     """:func:`~minewatch.detect_clearings` uses at most this many dates before the mapped date
     (the baseline) and after it (regrowth), so the work per date stays constant and a long
