@@ -88,8 +88,10 @@ def _partial(frame: pd.DataFrame, full_fraction: float | None) -> np.ndarray:
     partial = np.zeros(len(frame), dtype=bool)
     if "valid_fraction" in frame.columns:
         fraction = frame["valid_fraction"].fillna(0).to_numpy(dtype=float)
-        if full_fraction is None:  # what no date ever sees (off the scenes) is not cloud
-            full_fraction = float(np.max(fraction, initial=0.0)) - 0.01
+        if full_fraction is None:  # what no date ever sees (off the scenes) is not cloud;
+            # a few % of haze or edge on a date whose sites were all seen is not "partly
+            # unobserved" either (sites_unobserved flags the dates where it mattered)
+            full_fraction = float(np.max(fraction, initial=0.0)) * 0.95
         partial |= fraction < full_fraction
     if "sites_unobserved" in frame.columns:
         partial |= frame["sites_unobserved"].fillna(0).to_numpy() > 0
@@ -144,9 +146,10 @@ def plot_timeseries(table: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None
     title
         Default "Mining activity over time".
     full_fraction
-        ``valid_fraction`` from which a date counts as fully observed; None: the best date's
-        (per region) less 0.01, so that a part of the area no scene ever covers does not make
-        every date "partly unobserved".
+        ``valid_fraction`` from which a date counts as fully observed; None: 95 % of the best
+        date's (per region), so that a part of the area no scene ever covers, or a thin haze,
+        does not make every date "partly unobserved" (a date with any site unobserved is
+        always partly unobserved).
 
     Returns
     -------
