@@ -83,6 +83,14 @@ def part_analyze(archive: Path, n_dates: int, workers: int | None) -> dict:
     return m
 
 
+def part_build(archive: Path) -> dict:
+    """Generate the archive (in a child too: Linux keeps max RSS across exec, so a parent that
+    generated 2 GB would pass that figure on to every part it starts)."""
+    m = measured(lambda: build_archive(archive.parent, int(archive.name.split("_")[-1])))
+    m.pop("result")
+    return m
+
+
 PARTS = {
     "read3": ("plain rasterio read, 3 dates", lambda a: part_read(a, 3)),
     "read12": ("plain rasterio read, 12 dates", lambda a: part_read(a, 12)),
@@ -99,14 +107,17 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2000, help="AOI side, pixels (10 m)")
     parser.add_argument("--cache", type=Path,
                         default=Path(tempfile.gettempdir()) / "minewatch-bench")
-    parser.add_argument("--part", choices=tuple(PARTS))
+    parser.add_argument("--part", choices=(*PARTS, "build"))
     args = parser.parse_args()
     archive = args.cache / f"archive_{args.size}"
+    if args.part == "build":
+        print(json.dumps(part_build(archive)))
+        return
     if args.part:
         print(json.dumps(PARTS[args.part][1](archive)))
         return
     args.cache.mkdir(parents=True, exist_ok=True)
-    gen = measured(lambda: build_archive(args.cache, args.size))
+    gen = run_part(__file__, "build", "--size", str(args.size), "--cache", str(args.cache))
     print(f"archive: generated Sentinel-2, {args.size} x {args.size} px at 10 m "
           f"({args.size ** 2 / 1e6:.1f} MP), 12 dates; built or reused in "
           f"{gen['seconds']:.0f} s")
