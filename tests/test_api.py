@@ -33,3 +33,14 @@ def test_unknown_name_is_an_attribute_error() -> None:
         assert "does_not_exist" in str(err)
     else:  # pragma: no cover
         raise AssertionError("expected AttributeError")
+
+
+def test_modules_named_like_their_function_work_both_ways() -> None:
+    import minewatch.detect.vectorize as vectorize_module
+    import minewatch.evaluate as evaluate_module
+
+    assert hasattr(vectorize_module, "label_objects") and callable(vectorize_module)
+    assert hasattr(evaluate_module, "Evaluation") and callable(minewatch.evaluate)
+    from minewatch.detect import vectorize
+
+    assert vectorize is vectorize_module

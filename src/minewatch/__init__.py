@@ -94,7 +94,10 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'minewatch' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
+    imported = import_module(module)
+    # a submodule named like its function (report, evaluate) is itself callable as that
+    # function (minewatch._callable): return the module, so both uses always work
+    value = imported if module.rsplit(".", 1)[-1] == name else getattr(imported, name)
     globals()[name] = value  # later lookups skip __getattr__
     return value
 

@@ -16,8 +16,6 @@ side came as a raster or as polygons.
 from __future__ import annotations
 
 import math
-import sys
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -33,6 +31,7 @@ import xarray as xr
 from affine import Affine
 from rasterio import features
 
+from minewatch._callable import make_callable
 from minewatch.detect.vectorize import label_objects, vectorize
 from minewatch.errors import InputError, MissingCRSError
 
@@ -625,12 +624,5 @@ def evaluate(
     )
 
 
-class _CallableModule(types.ModuleType):
-    """``minewatch.evaluate`` is both this module and the function: calling it runs
-    :func:`evaluate`, so ``minewatch.evaluate(...)`` works whichever was imported first."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Evaluation:
-        return evaluate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+# ``minewatch.evaluate`` works as the function whichever was imported first (see _callable)
+make_callable(__name__, evaluate)

@@ -25,9 +25,7 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
-import types
 import warnings
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -36,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from minewatch._callable import make_callable
 from minewatch.errors import InputError, MinewatchError, MinewatchWarning
 from minewatch.io.write import atomic_path
 
@@ -944,12 +943,5 @@ def print_pdf(html_path: str | PathLike[str], pdf_path: str | PathLike[str],
     return target
 
 
-class _CallableModule(types.ModuleType):
-    """``minewatch.report`` is both this module and the function: calling it runs
-    :func:`report`, so ``minewatch.report(out_dir)`` works whichever was imported first."""
-
-    def __call__(self, *args: object, **kwargs: object) -> Path:
-        return report(*args, **kwargs)  # type: ignore[arg-type]
-
-
-sys.modules[__name__].__class__ = _CallableModule
+# ``minewatch.report`` works as the function whichever was imported first (see _callable)
+make_callable(__name__, report)

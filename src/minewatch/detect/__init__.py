@@ -16,7 +16,11 @@ from minewatch.detect.clearings import (
 )
 from minewatch.detect.model import PoolModel, pixel_features, train_pool_model
 from minewatch.detect.pools import detect_pools, pool_evidence, segment_pools
-from minewatch.detect.vectorize import label_objects, vectorize
+from minewatch.detect.vectorize import label_objects
+
+# the module, callable as the function (minewatch._callable): `import
+# minewatch.detect.vectorize as m` and `minewatch.detect.vectorize(labels)` both work
+from minewatch.detect import vectorize  # isort: skip
 
 __all__ = [
     # pools

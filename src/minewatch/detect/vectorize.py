@@ -32,6 +32,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from skimage import measure
 
+from minewatch._callable import make_callable
 from minewatch.errors import InputError
 
 __all__ = ["ATTRIBUTE_COLUMNS", "label_objects", "vectorize"]
@@ -488,3 +489,7 @@ def _join_pieces(values: np.ndarray, polygons: np.ndarray, labels: np.ndarray) -
         polys = [g for g in shapely.get_parts(out[k]) if shapely.get_type_id(g) in (3, 6)]
         out[k] = shapely.union_all(polys)
     return out
+
+
+# ``minewatch.detect.vectorize`` is this module and the function (see minewatch._callable)
+make_callable(__name__, vectorize)
