@@ -33,13 +33,13 @@ test: $(TEST_STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 
 sample-tiles: $(STAMP)
 	$(BIN)/python -m minewatch.synth --sample-archive sample_tiles
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
