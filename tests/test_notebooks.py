@@ -32,6 +32,12 @@ def kernel_here(tmp_path, monkeypatch):
         "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline"},
     }))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    # connection files and the IPython profile in the temporary folder, not in $HOME
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    # the notebooks' tempfile.mkdtemp() folders land here and are cleaned up with it
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     monkeypatch.setenv("MINEWATCH_SAMPLE_TILES", str(ROOT / "sample_tiles"))
     return "python3"
 
@@ -111,6 +117,8 @@ def test_archive_run(tmp_path, kernel_here):
     assert "2020-02-14" in table and "2024-02-18" in table
     assert _n_images(nb) >= 3  # time series, site map, before/after
     assert "[]" in text  # verify found no problems
+    written = list((tmp_path / "tmp").glob("minewatch-*/out/report.html"))
+    assert len(written) == 1 and written[0].stat().st_size > 10_000
 
 
 @pytest.mark.parametrize("name", NAMES)
