@@ -4,6 +4,7 @@ without outputs."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -111,10 +112,13 @@ def test_archive_run(tmp_path, kernel_here):
     assert "site_map.png" in text and "timeseries.png" in text
     report = [s for s in text.splitlines() if s.split(" ")[0].endswith("report.html")]
     assert report, "report path not shown"
-    # the time series table was displayed with one row per Sentinel-2 date (5)
+    # the time series table was displayed, one row per PlanetScope date (4), pools counted
     table = next(out.data["text/plain"] for out in _outputs(nb)
                  if "data" in out and "valid_fraction" in out.data.get("text/plain", ""))
-    assert "2020-02-14" in table and "2024-02-18" in table
+    rows = [line.split() for line in table.splitlines() if re.match(r"\d \d{4}-", line)]
+    assert [r[1] for r in rows] == ["2021-02-20", "2022-03-10", "2023-02-25", "2024-03-02"]
+    header = table.splitlines()[0].split()
+    assert sum(int(r[1 + header.index("pools")]) for r in rows) > 0
     assert _n_images(nb) >= 3  # time series, site map, before/after
     assert "[]" in text  # verify found no problems
     written = list((tmp_path / "tmp").glob("minewatch-*/out/report.html"))
