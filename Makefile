@@ -33,7 +33,7 @@ test: $(TEST_STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples notebooks tools
 
 sample-tiles: $(STAMP)
 	$(BIN)/python -m minewatch.synth --sample-archive sample_tiles

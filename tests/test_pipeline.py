@@ -239,3 +239,14 @@ def test_site_settings_change_the_sites_not_the_detections(sample_run, tmp_path:
     assert len(again.sites) < len(sample_run.sites)  # wider linking: fewer, larger sites
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["sites"]["linking_distance_m"] == 600.0
+
+
+def test_imagery_of_an_unknown_sensor_gets_the_preset_of_its_pixel_size() -> None:
+    from minewatch.pipeline import _resolve_config
+
+    frame = pd.DataFrame({"resolution_m": [3.0, 3.0], "has_nir": [True, True]})
+    assert _resolve_config(None, "custom", frame).preset_name == "planetscope"
+    frame = pd.DataFrame({"resolution_m": [0.5], "has_nir": [False]})
+    assert _resolve_config(None, "custom", frame).preset_name == "rgb_highres"
+    frame = pd.DataFrame({"resolution_m": [10.0], "has_nir": [True]})
+    assert _resolve_config(None, "custom", frame).preset_name == "sentinel2"

@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import math
 import os
 import platform
 import re
@@ -129,9 +130,19 @@ def _sha256(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _resolve_config(config: Any, sensor: str) -> DetectionConfig:
+def _resolve_config(config: Any, sensor: str, scenes: gpd.GeoDataFrame) -> DetectionConfig:
     if config is None:
-        return DetectionConfig.preset(sensor)
+        from minewatch.config import PRESETS, SENSOR_PRESETS
+
+        if SENSOR_PRESETS.get(sensor, sensor) in PRESETS:
+            return DetectionConfig.preset(sensor)
+        # imagery of an unknown sensor (bands=): the preset tuned nearest its pixel size
+        res = float(scenes["resolution_m"].min())
+        name = min(PRESETS, key=lambda k: abs(math.log(PRESETS[k] / res)))
+        has_nir = bool(scenes["has_nir"].all()) if "has_nir" in scenes.columns else True
+        if name == "rgb_highres" and has_nir:
+            name = "planetscope"
+        return DetectionConfig.preset(name)
     if isinstance(config, DetectionConfig):
         return config
     if isinstance(config, Mapping):
@@ -620,7 +631,7 @@ def analyze(
     _check_duplicates(scenes)
     chosen = _select_sensor(scenes, sensor)
     used = scenes[scenes["sensor"] == chosen].sort_values("date", kind="stable")
-    cfg = _resolve_config(config, chosen)
+    cfg = _resolve_config(config, chosen, used)
     cache = out / "cache" if out is not None else None
     unreadable: dict[str, str] = {}
 
