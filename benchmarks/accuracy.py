@@ -363,12 +363,16 @@ def report(name: str, run: Run, rows: list[dict], seeds_text: str) -> list[tuple
           "  (* = cloudy date)")
     print(sites.to_string())
     seeable = np.mean([r["per_date"]["seeable"] for r in rows], axis=0)
+    mean_det = np.mean([r["per_date"]["sites"] for r in rows], axis=0)
+    vs_seeable = 100 * (mean_det - seeable) / np.maximum(seeable, 1e-9)
     print("  truth sites seeable (observed since first_date), mean: "
-          + "  ".join(f"{v:.1f}" for v in seeable))
+          + "  ".join(f"{v:.1f}" for v in seeable) + "; error against them: "
+          + ", ".join(f"{e:+.0f} %" for e in vs_seeable))
     err = sites.attrs["err"]
     worst = float(np.nanmax(np.abs(err)))
     ok = None if run.site_tol is None else bool(worst <= 100 * run.site_tol)
-    print(f"  worst date {worst:.0f} % (target ±{100 * run.site_tol:.0f} %): {_verdict(ok)}")
+    print(f"  worst date {worst:.0f} % (target ±{100 * run.site_tol:.0f} %): {_verdict(ok)}; "
+          f"against the seeable sites: worst {np.nanmax(np.abs(vs_seeable)):.0f} %")
     summary.append((f"sites per date within ±{100 * run.site_tol:.0f} %", f"worst {worst:.0f} %",
                     _verdict(ok)))
     pools = _count_table(rows, "pools", "truth_pools", None)
