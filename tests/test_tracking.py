@@ -606,3 +606,36 @@ def test_history_counts_pools_like_the_time_series() -> None:
     assert tracks.history.groupby("date")["n_pools"].sum().tolist() == [3, 6]
     series = site_timeseries(tracks)
     assert series["pools"].tolist() == [3, 6]
+
+
+def test_a_partly_clouded_site_keeps_its_id_when_the_hidden_parts_return() -> None:
+    """Date 2 sees only the middle of a chain (cloud over both ends); on date 3 the ends are
+    back: they are the same site (a split at most), not new sites beside an inactive one."""
+    import geopandas as gpd
+    import xarray as xr
+    from rasterio.transform import from_origin
+    from shapely.geometry import Point
+
+    from minewatch.sites import track_sites
+
+    days = ["2021-01-01", "2022-01-01", "2023-01-01"]
+    xs = {days[0]: range(-200, 501, 100), days[1]: [100, 200],
+          days[2]: [-200, -100, 400, 500]}
+    pools = gpd.GeoDataFrame({"date": [d for d in days for _ in xs[d]]},
+                             geometry=[Point(x, 0).buffer(5) for d in days for x in xs[d]],
+                             crs="EPSG:32647")
+    x = np.arange(-395, 700, 10.0)
+    y = np.arange(95, -100, -10.0)
+    mask = np.ones((3, len(y), len(x)), bool)
+    mask[1][:, (x < 50) | (x > 250)] = False
+    valid = xr.DataArray(mask, dims=("time", "y", "x"),
+                         coords={"time": pd.to_datetime(days), "y": y, "x": x})
+    valid = valid.rio.write_crs("EPSG:32647").rio.write_transform(
+        from_origin(-400, 100, 10, 10))
+    tracks = track_sites(pools, valid=valid)
+    last = tracks.history[tracks.history["date"] == pd.Timestamp(days[2])]
+    assert "S0001" in set(last["site_id"])
+    assert last.loc[last["site_id"] == "S0001", "status"].item() != "inactive"
+    others = set(last["site_id"]) - {"S0001"}
+    assert others <= set(tracks.events.loc[tracks.events["kind"] == "split", "other_ids"]
+                          .str.split(",").explode())

@@ -707,9 +707,19 @@ def track_sites(
 
         obs_det = (observer.fractions(list(hulls), crs, days[t]) if observer is not None
                    else np.ones(n_det))
+        # A site seen only in part (cloud over the rest of its last outline) keeps the clouded
+        # part in the outline it is matched by: otherwise the hidden ends would come back as
+        # new sites once the outline shrank to the visible part.
+        prev = [getattr(assigned[i], "polygon", None) for i in range(n_det)]
+        known = [i for i in range(n_det) if prev[i] is not None]
+        partly: set[int] = set()
+        if observer is not None and known:
+            f_prev = observer.fractions([prev[i] for i in known], crs, days[t])
+            partly = {i for i, f in zip(known, f_prev.tolist(), strict=True) if f < 0.999}
         for i in range(n_det):
             tr = assigned[i]
-            tr.polygon, tr.n_ref, tr.area_ref = hulls[i], float(det_n[i]), float(det_area[i])
+            outline = shapely.union(prev[i], hulls[i]) if i in partly else hulls[i]
+            tr.polygon, tr.n_ref, tr.area_ref = outline, float(det_n[i]), float(det_area[i])
             tr.seen.append(t)
             tr.hulls.append(hulls[i])
             tr.rows.append((t, status[i], int(det_n[i]), float(det_pa[i]), float(det_ca[i]),
