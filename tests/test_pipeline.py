@@ -92,7 +92,9 @@ def test_manifest_and_verify(sample_run, tmp_path: Path) -> None:
     out = sample_run.out_dir
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["sensor"] == "sentinel2" and manifest["crs"] == "EPSG:32647"
-    assert manifest["scenes"] == {"used": 5, "skipped": 4}
+    assert manifest["scenes"]["used"] == 5 and manifest["scenes"]["skipped"] == 4
+    assert all("sensor planetscope" in why
+               for why in manifest["scenes"]["skipped_reasons"].values())
     assert len(manifest["inputs"]) == 5 * 7  # 6 bands + SCL per scene
     entry = manifest["inputs"][0]
     digest = hashlib.sha256((Path(manifest["archive"]) / entry["path"]).read_bytes()).hexdigest()
@@ -210,6 +212,8 @@ def test_a_corrupt_scene_is_skipped_with_its_reason(tmp_path: Path) -> None:
     assert "B04.tif" in row["reason"]
     assert len(result.dates) == 4
     assert any("unreadable scene" in n for n in result.notes)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert "B04.tif" in manifest["scenes"]["skipped_reasons"][victim_scene.name]
 
 
 def test_first_date_clearings_are_inferred_from_later_ones(tmp_path: Path) -> None:

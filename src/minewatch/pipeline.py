@@ -910,7 +910,9 @@ def _write_manifest(out: Path, archive: Path | None, aoi: Any, used: gpd.GeoData
                  "transform": list(stack.rio.transform())[:6]},
         "dates": [_day(t) for t in stack["time"].values],
         "scenes": {"used": int((table["status"] == "used").sum()),
-                   "skipped": int((table["status"] == "skipped").sum())},
+                   "skipped": int((table["status"] == "skipped").sum()),
+                   "skipped_reasons": {str(r["scene_id"]): str(r["reason"]) for _, r in
+                                       table[table["status"] == "skipped"].iterrows()}},
         "inputs": inputs,
         "config": cfg.to_dict(),
         "versions": _versions(),
