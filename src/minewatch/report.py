@@ -36,6 +36,7 @@ import pandas as pd
 
 from minewatch._callable import make_callable
 from minewatch.errors import InputError, MinewatchError, MinewatchWarning
+from minewatch.io.layout import read_layer, read_table
 from minewatch.io.write import atomic_path
 
 __all__ = ["print_pdf", "report"]
@@ -217,28 +218,12 @@ def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:
 
 # --- reading the output folder -----------------------------------------------------------------
 
-def _read_csv(path: Path, dates: Sequence[str] = ("date",)) -> pd.DataFrame | None:
-    if not path.is_file():
-        return None
-    frame = pd.read_csv(path, dtype={"site_id": str, "other_ids": str})
-    for column in dates:
-        if column in frame.columns:
-            frame[column] = pd.to_datetime(frame[column], errors="coerce")
-    return frame
-
-
 def _read_sites(out: Path) -> pd.DataFrame | None:
-    path = out / "sites.gpkg"
-    if not path.is_file():
-        return None
     import geopandas as gpd
 
-    sites = gpd.read_file(path)
-    if "site_id" in sites.columns:
-        sites["site_id"] = sites["site_id"].astype(str)
-    for column in ("first_seen", "last_seen"):
-        if column in sites.columns:
-            sites[column] = pd.to_datetime(sites[column], errors="coerce")
+    sites = read_layer(out / "sites.gpkg")
+    if sites is None:
+        return None
     if ({"lon", "lat"} - set(sites.columns)) and len(sites) and sites.crs is not None:
         centres = sites.geometry.centroid if sites.crs.is_projected else sites.geometry
         centres = gpd.GeoSeries(centres, crs=sites.crs).to_crs(4326)
@@ -807,14 +792,14 @@ def report(out_dir: str | PathLike[str], path: str | PathLike[str] | None = None
     except json.JSONDecodeError as error:
         raise InputError(f"{manifest_path}: not valid JSON ({error}); re-run minewatch.analyze"
                          ) from error
-    table = _read_csv(out / "timeseries.csv")
+    table = read_table(out / "timeseries.csv")
     if table is not None and "date" not in table.columns:
         raise InputError(f"{out / 'timeseries.csv'}: no 'date' column; re-run minewatch.analyze")
     if table is not None:
         table = table.sort_values("date", kind="stable").reset_index(drop=True)
     sites = _read_sites(out)
-    tracked = _read_csv(out / "events.csv")
-    scenes = _read_csv(out / "scenes.csv")
+    tracked = read_table(out / "events.csv")
+    scenes = read_table(out / "scenes.csv")
     figures = _figures(out, events, table)
 
     dates = manifest.get("dates") or ([_date(d) for d in table["date"].unique()]

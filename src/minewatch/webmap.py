@@ -24,6 +24,7 @@ import geopandas as gpd
 import pandas as pd
 
 from minewatch.errors import InputError
+from minewatch.io.layout import read_layer, read_table
 from minewatch.io.write import atomic_path
 
 __all__ = ["web_map"]
@@ -124,30 +125,20 @@ def _popup(site: pd.Series, history: pd.DataFrame | None) -> str:
 
 def _read_sites(out: Path) -> gpd.GeoDataFrame:
     path = out / "sites.gpkg"
-    if not path.is_file():
+    sites = read_layer(path)
+    if sites is None:
         raise InputError(f"{out}: no sites.gpkg; is this an output folder of "
                          "minewatch.analyze (minewatch run)?")
-    sites = gpd.read_file(path)
     if "site_id" not in sites.columns:
         raise InputError(f"{path}: no site_id column; write it with minewatch.analyze")
     if sites.crs is None:
         raise InputError(f"{path}: no CRS on the site geometries; the output folder is damaged, "
                          "re-run minewatch.analyze")
-    sites = sites.to_crs(4326)
-    sites["site_id"] = sites["site_id"].astype(str)
-    for column in ("first_seen", "last_seen"):
-        if column in sites.columns:
-            sites[column] = pd.to_datetime(sites[column], errors="coerce")
-    return sites
+    return sites.to_crs(4326)
 
 
 def _read_history(out: Path) -> pd.DataFrame | None:
-    path = out / "site_history.csv"
-    if not path.is_file():
-        return None
-    history = pd.read_csv(path, dtype={"site_id": str})
-    history["date"] = pd.to_datetime(history["date"], errors="coerce")
-    return history
+    return read_table(out / "site_history.csv")
 
 
 def _csp(page: str, basemap: bool) -> str:

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 
 from minewatch.errors import InputError
+from minewatch.io.layout import read_layer, read_table
 from minewatch.plot._charts import Events, plot_site_growth, plot_timeseries
 from minewatch.plot._maps import plot_before_after, plot_overview, plot_site_map
 from minewatch.plot._style import save_figure
@@ -20,22 +20,6 @@ __all__ = ["write_figures"]
 
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _FORMATS = ("png", "pdf", "svg")
-
-
-def _layer(path: Path) -> gpd.GeoDataFrame | None:
-    if not path.exists():
-        return None
-    frame = gpd.read_file(path)
-    return frame
-
-
-def _table(path: Path) -> pd.DataFrame | None:
-    if not path.exists():
-        return None
-    frame = pd.read_csv(path)
-    if "date" in frame.columns:
-        frame["date"] = pd.to_datetime(frame["date"])
-    return frame
 
 
 def _imagery(out: Path) -> dict[pd.Timestamp, Path]:
@@ -129,11 +113,11 @@ def write_figures(out_dir: str | PathLike[str], formats: Sequence[str] = ("png",
     manifest = (json.loads((out / "manifest.json").read_text())
                 if (out / "manifest.json").exists() else {})
     sensor = manifest.get("sensor")
-    sites = _layer(out / "sites.gpkg")
-    pools = _layer(out / "pools.gpkg")
-    clearings = _layer(out / "clearings.gpkg")
-    history = _table(out / "site_history.csv")
-    table = _table(out / "timeseries.csv")
+    sites = read_layer(out / "sites.gpkg")
+    pools = read_layer(out / "pools.gpkg")
+    clearings = read_layer(out / "clearings.gpkg")
+    history = read_table(out / "site_history.csv")
+    table = read_table(out / "timeseries.csv")
     imagery = _imagery(out)
     dates = [pd.Timestamp(d) for d in manifest.get("dates", [])] or sorted(imagery)
     last_image = imagery[max(imagery)] if imagery else None
@@ -163,7 +147,7 @@ def write_figures(out_dir: str | PathLike[str], formats: Sequence[str] = ("png",
     if table is not None and len(table):
         axes = plot_timeseries(table, events=events)
         save(axes[0].figure, "timeseries", "single")
-    regions = _table(out / "timeseries_regions.csv")
+    regions = read_table(out / "timeseries_regions.csv")
     if regions is not None and len(regions) and "region" in regions.columns:
         axes = plot_timeseries(regions, events=events,
                                title="Mining activity over time, per region")
