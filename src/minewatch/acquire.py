@@ -456,6 +456,15 @@ def _sign_if_needed(item: pystac.Item) -> pystac.Item:
     return item
 
 
+
+def _asset_failure(item_id: str, source: Any, err: Exception, retries: int) -> FetchFailure:
+    """The failure record of one band asset: a permanent error (404...) as it is, anything
+    else as unreadable after the retries."""
+    why = (str(err) if isinstance(err, _Permanent)
+           else f"unreadable after {retries} retries ({_first_line(err)})")
+    return FetchFailure(item_id, why, source.label, _public(source.href))
+
+
 def _fetch_item(item: pystac.Item, geometry: Any, out_dir: Path, bands: Sequence[str] | None,
                 retries: int, env: dict[str, Any]) -> tuple[str, Path | FetchFailure]:
     """Fetch one scene; return ("fetched" | "skipped" | "failed", path or failure)."""
@@ -495,13 +504,8 @@ def _fetch_item(item: pystac.Item, geometry: Any, out_dir: Path, bands: Sequence
         for source in sources:
             try:
                 _open_header(source, retries)
-            except _Permanent as err:
-                return "failed", FetchFailure(item.id, str(err), source.label,
-                                              _public(source.href))
             except Exception as err:
-                return "failed", FetchFailure(
-                    item.id, f"unreadable after {retries} retries ({_first_line(err)})",
-                    source.label, _public(source.href))
+                return "failed", _asset_failure(item.id, source, err, retries)
         crs = sources[-1].crs
         if crs is None or any(s.crs != crs for s in sources):
             return "failed", FetchFailure(item.id, "the band assets are not all in one CRS, or "
@@ -527,13 +531,8 @@ def _fetch_item(item: pystac.Item, geometry: Any, out_dir: Path, bands: Sequence
             own = from_bounds(*bounds, source.transform).round_offsets().round_lengths()
             try:
                 layers.append(_read_window(source, own, shape, retries))
-            except _Permanent as err:
-                return "failed", FetchFailure(item.id, str(err), source.label,
-                                              _public(source.href))
             except Exception as err:
-                return "failed", FetchFailure(
-                    item.id, f"unreadable after {retries} retries ({_first_line(err)})",
-                    source.label, _public(source.href))
+                return "failed", _asset_failure(item.id, source, err, retries)
 
     dtype = np.result_type(*[layer.dtype for layer in layers])
     spectral = [s.band for s in sources if s.band is not None]
