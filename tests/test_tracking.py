@@ -639,3 +639,116 @@ def test_a_partly_clouded_site_keeps_its_id_when_the_hidden_parts_return() -> No
     others = set(last["site_id"]) - {"S0001"}
     assert others <= set(tracks.events.loc[tracks.events["kind"] == "split", "other_ids"]
                           .str.split(",").explode())
+
+
+# --------------------------------------------------------------------------- partly clouded
+
+# A site of 12 pools (10 m squares, two rows of six: x = 0, 30, 60 | 110, 140, 170; y = 0,
+# 40) and a mining clearing in each half, beside a far site of 3 pools (x = 1000…1080). On P1
+# and P2 a cloud covers x < 90 m: the western half of the big site (its hull spans x -5…185
+# with the 5 m buffer). The eastern pool at (170, 0) is truly gone from P1 on, where it
+# could be seen. P3 is clear.
+PARTLY_DATES = pd.to_datetime(["2021-01-01", "2021-06-01", "2021-09-01", "2022-01-01"])
+P0, P1, P2, P3 = PARTLY_DATES
+WEST = [(x, y) for x in (0, 30, 60) for y in (0, 40)]
+EAST = [(x, y) for x in (110, 140, 170) for y in (0, 40)]
+FAR = [(1000, 20), (1040, 20), (1080, 20)]
+GONE = (170, 0)
+WEST_CLEARING, EAST_CLEARING = box(0, 60, 50, 90), box(120, 60, 180, 80)
+
+
+def partly_world(cloud_x=90.0):
+    rows, crow = [], []
+    for t, day in enumerate(PARTLY_DATES):
+        east = EAST if t == 0 else [p for p in EAST if p != GONE]
+        west = WEST if t in (0, 3) else []
+        for x, y in west + east + FAR:
+            rows.append({"date": day, "x": x, "y": y, "confidence": 0.9, "area_m2": 100.0,
+                         "geometry": square(x, y)})
+        for geom in ([WEST_CLEARING] if t in (0, 3) else []) + [EAST_CLEARING]:
+            crow.append({"date": day, "kind": "mining", "area_m2": geom.area,
+                         "geometry": shift(geom)})
+    pools = gpd.GeoDataFrame(rows, geometry="geometry", crs=UTM)
+    clearings = gpd.GeoDataFrame(crow, geometry="geometry", crs=UTM)
+    res = 2.0
+    xs = X0 - 100 + (np.arange(700) + 0.5) * res
+    ys = Y0 + 200 - (np.arange(200) + 0.5) * res
+    data = np.ones((4, len(ys), len(xs)), dtype=bool)
+    data[1:3, :, xs - X0 < cloud_x] = False
+    valid = xr.DataArray(data, dims=("time", "y", "x"),
+                         coords={"time": PARTLY_DATES, "y": ys, "x": xs}, name="valid")
+    valid = valid.rio.write_crs(UTM).rio.write_transform(
+        Affine(res, 0, X0 - 100, 0, -res, Y0 + 200))
+    return pools, clearings, valid
+
+
+@pytest.fixture(scope="module")
+def partly():
+    pools, clearings, valid = partly_world()
+    return track_sites(pools, clearings, valid=valid)
+
+
+def test_a_partly_clouded_site_carries_its_hidden_pools(partly):
+    h = partly.history.set_index(["site_id", "date"])
+    assert list(partly.sites["site_id"]) == ["S0001", "S0002"]  # the big site is west
+    big = h.loc["S0001"]
+    # seen 5 (east, one truly gone) + carried 6 (west, under cloud); the gone pool is not
+    # carried: it lay on the observed half
+    assert big["n_pools"].tolist() == [12, 11, 11, 11]
+    assert big["n_pools_carried"].tolist() == [0, 6, 6, 0]
+    assert big["pool_area_m2"].tolist() == [1200.0, 1100.0, 1100.0, 1100.0]
+    assert big["status"].tolist() == ["new", "active", "active", "active"]
+    # the footprint (last outline incl. the clouded half) is half observed
+    assert big.loc[P1, "observed_fraction"] == pytest.approx(0.5, abs=0.03)
+    assert big.loc[P2, "observed_fraction"] == pytest.approx(0.5, abs=0.03)
+    assert big.loc[P3, "observed_fraction"] == 1.0
+    # the hidden clearing is carried too; the seen one is not counted twice
+    both = WEST_CLEARING.area + EAST_CLEARING.area
+    assert big["cleared_area_m2"].tolist() == [both] * 4
+    assert big["cleared_area_m2_carried"].tolist() == [0.0, WEST_CLEARING.area,
+                                                      WEST_CLEARING.area, 0.0]
+    assert partly.sites.set_index("site_id").loc["S0001", "n_pools_max"] == 12
+
+
+def test_carried_pools_are_listed_with_the_date_they_were_seen(partly):
+    cp = partly.carried_pools
+    assert len(cp) == 12 and set(cp["site_id"]) == {"S0001"}
+    assert cp.groupby("date").size().to_dict() == {P1: 6, P2: 6}
+    # carried twice, from P0 both times (P1 did not see them)
+    assert (cp["last_seen"] == P0).all()
+    assert sorted(zip(cp.loc[cp["date"] == P2, "x"], cp.loc[cp["date"] == P2, "y"],
+                      strict=True)) == sorted(WEST)
+    assert cp["confidence"].eq(0.9).all() and cp.crs == partly.pools.crs
+    cc = partly.carried_clearings
+    assert len(cc) == 2 and cc["area_m2"].eq(WEST_CLEARING.area).all()
+
+
+def test_a_site_seen_whole_is_unchanged_by_the_carry(partly):
+    pools, clearings, _ = partly_world()
+    clear = track_sites(pools, clearings, dates=PARTLY_DATES)  # no valid: all observed
+    far = partly.history[partly.history["site_id"] == "S0002"].reset_index(drop=True)
+    ref = clear.history[clear.history["site_id"] == "S0002"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(far, ref)
+    assert far["n_pools"].tolist() == [3, 3, 3, 3] and (far["n_pools_carried"] == 0).all()
+    assert (far["observed_fraction"] == 1.0).all()
+    # without valid nothing is carried anywhere: the big site counts what was seen
+    big = clear.history[clear.history["site_id"] == "S0001"]
+    assert big["n_pools"].tolist() == [12, 5, 5, 11] and len(clear.carried_pools) == 0
+
+
+def test_a_hidden_pool_detected_in_part_is_not_counted_twice():
+    # the cloud edge at x = 66 hides 60 % of the pool at x = 60 (60–70 m); the detector
+    # still finds its visible sliver: it counts once, as seen
+    pools, clearings, valid = partly_world(cloud_x=66.0)
+    sliver = pools[(pools["date"] == P0) & (pools["x"] == 60) & (pools["y"] == 0)].copy()
+    sliver["date"] = P1
+    sliver["geometry"] = [shift(box(66, 0, 70, 10))]
+    pools = pd.concat([pools, sliver], ignore_index=True)
+    t = track_sites(pools, clearings, valid=valid)
+    h = t.history.set_index(["site_id", "date"])
+    assert h.loc[("S0001", P1), "n_pools_carried"] == 5  # 6 hidden, one of them seen
+    assert h.loc[("S0001", P1), "n_pools"] == 5 + 1 + 5
+    # on P2 the sliver is gone where it could be seen (it was last seen as the sliver, on
+    # observed pixels now): not carried; the 5 others still are
+    assert h.loc[("S0001", P2), "n_pools_carried"] == 5
+    assert h.loc[("S0001", P2), "n_pools"] == 5 + 5

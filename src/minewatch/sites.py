@@ -277,7 +277,7 @@ TRACK_COLUMNS: tuple[str, ...] = (
 #: Columns of ``SiteTracks.history``, in order.
 HISTORY_COLUMNS: tuple[str, ...] = (
     "site_id", "date", "status", "n_pools", "pool_area_m2", "cleared_area_m2",
-    "observed_fraction", "region",
+    "observed_fraction", "region", "n_pools_carried", "cleared_area_m2_carried",
 )
 
 #: Columns of ``SiteTracks.events``, in order.
@@ -303,6 +303,12 @@ class SiteTracks:
     ``SiteConfig.clearing_kinds``."""
     dates: list[pd.Timestamp]
     """Every date of the analysis, sorted (a date without detections is still a date)."""
+    carried_pools: gpd.GeoDataFrame | None = None
+    """Pools carried into a later date by a site seen there only in part: one row per pool
+    and date carried into, the columns of :attr:`pools` (``date`` the date carried into,
+    ``site_id`` the site carrying it) plus ``last_seen``, the date it was detected."""
+    carried_clearings: gpd.GeoDataFrame | None = None
+    """Clearings carried likewise (same columns as :attr:`clearings` plus ``last_seen``)."""
 
 
 def _to_days(values: object, name: str) -> pd.DatetimeIndex:
@@ -440,13 +446,47 @@ class _Track:
     first: int  # index of the first date seen
     polygon: object  # last known hull
     anchor: tuple[float, float]  # centroid (x, y) of the first hull, for numbering
-    n_ref: float = 0.0  # pools on the last date seen
-    area_ref: float = 0.0  # pool + cleared area (m²) on the last date seen
+    n_ref: float = 0.0  # pools on the last date seen (incl. carried ones)
+    area_ref: float = 0.0  # pool + cleared area (m²) on the last date seen (incl. carried)
     seen: list[int] = field(default_factory=list)
     hulls: list = field(default_factory=list)
-    rows: list[tuple] = field(default_factory=list)  # (t, status, n, pool m², clear m², obs)
+    # (t, status, n, pool m², clear m², obs, n carried, clear m² carried); n and m² incl. carried
+    rows: list[tuple] = field(default_factory=list)
+    # members the site holds as of its last observation: (is_pool, input row, t detected);
+    # the ones seen that date and the ones carried from before (hidden then)
+    kept: list[tuple[bool, int, int]] = field(default_factory=list)
     merged_into: _Track | None = None
     site_id: str = ""
+
+
+#: Observed share of a member's last-seen polygon below which it counts as hidden (carried).
+_HIDDEN_BELOW = 0.5
+
+
+def _hidden_members(groups: list[list[_Track]], observer: _Observer, crs: CRS | None,
+                    date: pd.Timestamp, p_geom: np.ndarray, c_geom: np.ndarray,
+                    seen_p: np.ndarray, seen_c: np.ndarray) -> list[list[tuple[bool, int, int]]]:
+    """Per detection of ``date``: the members its sites held when last seen (``_Track.kept``)
+    whose polygon is now less than half observed and overlaps no pool (for a pool) or
+    clearing (for a clearing) detected on ``date``."""
+    out: list[list[tuple[bool, int, int]]] = [[] for _ in groups]
+    owner = [i for i, g in enumerate(groups) for tr in g for _ in tr.kept]
+    kept = [m for g in groups for tr in g for m in tr.kept]
+    if not kept:
+        return out
+    is_p = np.array([m[0] for m in kept], dtype=bool)
+    row = np.array([m[1] for m in kept], dtype=int)
+    geoms = np.empty(len(kept), dtype=object)
+    geoms[is_p], geoms[~is_p] = p_geom[row[is_p]], c_geom[row[~is_p]]
+    hidden = observer.fractions(list(geoms), crs, date) < _HIDDEN_BELOW
+    for kind, seen in ((is_p, seen_p), (~is_p, seen_c)):
+        sel = np.flatnonzero(hidden & kind)
+        if len(sel) and len(seen):
+            hit, _ = shapely.STRtree(seen).query(geoms[sel], predicate="intersects")
+            hidden[sel[np.unique(hit)]] = False
+    for k in np.flatnonzero(hidden).tolist():
+        out[owner[k]].append(kept[k])
+    return out
 
 
 def _analysis_dates(dates: object, observer: _Observer | None,
@@ -629,6 +669,7 @@ def track_sites(
     tracks: list[_Track] = []
     live: list[_Track] = []
     events: list[tuple[int, str, _Track, list[_Track]]] = []
+    carry_log: list[tuple[bool, int, int, int, _Track]] = []  # (is_pool, row, t, t_seen, site)
 
     for t in range(n_dates):
         ip = p_order[p_bounds[t]:p_bounds[t + 1]]
@@ -678,21 +719,18 @@ def track_sites(
 
         assigned: list[_Track | None] = [None] * n_det
         status: list[str] = [""] * n_det
+        groups: list[list[_Track]] = [[] for _ in range(n_det)]
         children: dict[int, list[_Track]] = {}
         for i in order.tolist():
             group = followers.get(i)
             if group:
                 group.sort(key=lambda tr: (tr.first, tr.key))
                 keeper = group[0]
-                n_ref = sum(tr.n_ref for tr in group)
-                a_ref = sum(tr.area_ref for tr in group)
                 for other in group[1:]:
                     other.merged_into = keeper
                 if len(group) > 1:
                     events.append((t, "merge", keeper, group[1:]))
-                grew = ((det_n[i] > ratio * n_ref and det_n[i] > n_ref)
-                        or (det_area[i] > ratio * a_ref and det_area[i] > a_ref))
-                assigned[i], status[i] = keeper, "expanded" if grew else "active"
+                assigned[i], status[i], groups[i] = keeper, "active", group
             else:
                 tr = _Track(key=len(tracks), first=t, polygon=hulls[i],
                             anchor=(float(cx[i]), float(cy[i])))
@@ -705,25 +743,57 @@ def track_sites(
         for j, kids in children.items():
             events.append((t, "split", live[j], kids))
 
-        obs_det = (observer.fractions(list(hulls), crs, days[t]) if observer is not None
-                   else np.ones(n_det))
+        # A site seen only in part still holds the members it had when last seen that now
+        # lie (mostly) under invalid pixels and that no detection of this date overlaps:
+        # nobody can see them gone, so they are carried into this date's count.
+        carried = (_hidden_members(groups, observer, crs, days[t], p_geom, c_geom,
+                                   p_geom[ip], c_geom[ic])
+                   if observer is not None else [[] for _ in range(n_det)])
+        car_n = np.round(np.array([sum(p_count[r] for is_p, r, _ in c if is_p)
+                                   for c in carried], dtype=float))
+        car_pa = np.array([sum(p_area[r] for is_p, r, _ in c if is_p) for c in carried],
+                          dtype=float)
+        car_ca = np.array([sum(c_area[r] for is_p, r, _ in c if not is_p) for c in carried],
+                          dtype=float)
+        tot_n, tot_pa, tot_ca = det_n + car_n, det_pa + car_pa, det_ca + car_ca
+        tot_area = tot_pa + tot_ca
+        for i, group in enumerate(groups):
+            if group:  # compared with the sum over the sites it continues (a merge: all)
+                n_ref = sum(tr.n_ref for tr in group)
+                a_ref = sum(tr.area_ref for tr in group)
+                if ((tot_n[i] > ratio * n_ref and tot_n[i] > n_ref)
+                        or (tot_area[i] > ratio * a_ref and tot_area[i] > a_ref)):
+                    status[i] = "expanded"
+
         # A site seen only in part (cloud over the rest of its last outline) keeps the clouded
         # part in the outline it is matched by: otherwise the hidden ends would come back as
-        # new sites once the outline shrank to the visible part.
-        prev = [getattr(assigned[i], "polygon", None) for i in range(n_det)]
+        # new sites once the outline shrank to the visible part. Its observed fraction is
+        # taken over that outline (the hull of what was seen plus the clouded part).
+        prev = [None if not g else g[0].polygon if len(g) == 1
+                else shapely.union_all([tr.polygon for tr in g]) for g in groups]
         known = [i for i in range(n_det) if prev[i] is not None]
         partly: set[int] = set()
         if observer is not None and known:
             f_prev = observer.fractions([prev[i] for i in known], crs, days[t])
             partly = {i for i, f in zip(known, f_prev.tolist(), strict=True) if f < 0.999}
+        outlines = [shapely.union(prev[i], hulls[i]) if i in partly else hulls[i]
+                    for i in range(n_det)]
+        obs_det = (observer.fractions(outlines, crs, days[t]) if observer is not None
+                   else np.ones(n_det))
+        members: list[list[tuple[bool, int, int]]] = [[] for _ in range(n_det)]
+        for r, lab in zip(ip.tolist(), labels[:n_p].tolist(), strict=True):
+            members[lab].append((True, r, t))
+        for r, lab in zip(ic.tolist(), labels[n_p:].tolist(), strict=True):
+            members[lab].append((False, r, t))
         for i in range(n_det):
             tr = assigned[i]
-            outline = shapely.union(prev[i], hulls[i]) if i in partly else hulls[i]
-            tr.polygon, tr.n_ref, tr.area_ref = outline, float(det_n[i]), float(det_area[i])
+            tr.polygon, tr.n_ref, tr.area_ref = outlines[i], float(tot_n[i]), float(tot_area[i])
             tr.seen.append(t)
             tr.hulls.append(hulls[i])
-            tr.rows.append((t, status[i], int(det_n[i]), float(det_pa[i]), float(det_ca[i]),
-                            float(obs_det[i])))
+            tr.rows.append((t, status[i], int(tot_n[i]), float(tot_pa[i]), float(tot_ca[i]),
+                            float(obs_det[i]), int(car_n[i]), float(car_ca[i])))
+            tr.kept = members[i] + carried[i]
+            carry_log += [(is_p, r, t, t_seen, tr) for is_p, r, t_seen in carried[i]]
         if n_det:
             which = np.array(assigned, dtype=object)
             p_track[ip] = which[labels[:n_p]]
@@ -736,11 +806,14 @@ def track_sites(
                    if observer is not None and absent else np.ones(len(absent)))
         for tr, f in zip(absent, obs_abs.tolist(), strict=True):
             gone = "inactive" if f >= config.min_observed_fraction else "unobserved"
-            tr.rows.append((t, gone, 0, 0.0, 0.0, float(f)))
+            if gone == "inactive":  # observed absent: nothing of it is carried later
+                tr.kept = []
+            tr.rows.append((t, gone, 0, 0.0, 0.0, float(f), 0, 0.0))
         live += [tr for tr, st in zip(assigned, status, strict=True) if st == "new"]
 
     return _assemble(tracks, events, days, config, crs, pools_in, clearings_in, p_days,
-                     c_days, p_track, c_track, regions, region_column, p_geom, c_geom)
+                     c_days, p_track, c_track, regions, region_column, p_geom, c_geom,
+                     carry_log)
 
 
 def _distinct(geoms: list) -> list:
@@ -761,7 +834,7 @@ def _assemble(tracks: list[_Track], events: list, days: pd.DatetimeIndex, config
               crs: CRS | None, pools_in: gpd.GeoDataFrame, clearings_in: gpd.GeoDataFrame,
               p_days: pd.DatetimeIndex, c_days: pd.DatetimeIndex, p_track: np.ndarray,
               c_track: np.ndarray, regions: object, region_column: str | None,
-              p_geom: np.ndarray, c_geom: np.ndarray) -> SiteTracks:
+              p_geom: np.ndarray, c_geom: np.ndarray, carry_log: list) -> SiteTracks:
     """Number the tracks and build the SiteTracks frames."""
     tracks = sorted(tracks, key=lambda tr: (tr.first, -round(tr.anchor[1], 2),
                                             round(tr.anchor[0], 2), tr.key))
@@ -800,7 +873,7 @@ def _assemble(tracks: list[_Track], events: list, days: pd.DatetimeIndex, config
 
     region_of = dict(zip(sites["site_id"], sites["region"], strict=True))
     rows = [(tr.site_id, days[r[0]], *r[1:]) for tr in tracks for r in tr.rows]
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 7
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
     history = pd.DataFrame({
         "site_id": _text(cols[0]), "date": pd.Series(cols[1], dtype="datetime64[ns]"),
         "status": _text(cols[2]), "n_pools": pd.Series(cols[3], dtype=int),
@@ -808,6 +881,8 @@ def _assemble(tracks: list[_Track], events: list, days: pd.DatetimeIndex, config
         "cleared_area_m2": pd.Series(cols[5], dtype=float),
         "observed_fraction": pd.Series(cols[6], dtype=float),
         "region": _text([region_of[sid] for sid in cols[0]]),
+        "n_pools_carried": pd.Series(cols[7], dtype=int),
+        "cleared_area_m2_carried": pd.Series(cols[8], dtype=float),
     })
     history = history.sort_values(["site_id", "date"], ignore_index=True)
 
@@ -829,5 +904,23 @@ def _assemble(tracks: list[_Track], events: list, days: pd.DatetimeIndex, config
                                  index=pools_out.index)
     clearings_out["site_id"] = _text([None if tr is None else tr.site_id for tr in c_track],
                                      index=clearings_out.index)
+    carried = {True: [], False: []}
+    for is_p, r, t, t_seen, tr in carry_log:
+        carried[is_p].append((r, days[t], tr.site_id, days[t_seen]))
     return SiteTracks(sites=sites, history=history, events=events_df, pools=pools_out,
-                      clearings=clearings_out, dates=list(days))
+                      clearings=clearings_out, dates=list(days),
+                      carried_pools=_carried_rows(pools_out, carried[True]),
+                      carried_clearings=_carried_rows(clearings_out, carried[False]))
+
+
+def _carried_rows(frame: gpd.GeoDataFrame, carried: list[tuple]) -> gpd.GeoDataFrame:
+    """Copies of the carried rows of ``frame`` with the date carried into, the carrying
+    site and ``last_seen``; sorted by site, date and last_seen."""
+    rows, dates, ids, last = (list(c) for c in zip(*carried, strict=True)) if carried \
+        else ([], [], [], [])
+    out = frame.iloc[rows].reset_index(drop=True)
+    out["date"] = pd.Series(dates, dtype="datetime64[ns]")
+    out["site_id"] = _text(ids)
+    out["last_seen"] = pd.Series(last, dtype="datetime64[ns]")
+    return out.sort_values(["site_id", "date", "last_seen"], kind="stable",
+                           ignore_index=True)
