@@ -12,7 +12,15 @@ that date it overlaps most (greedy by overlap area); precision = matched / detec
 charged to the confounder they touch (``cloud_edge`` within two pixels of NaN, else
 ``other``) and given per 10 km² of valid area.
 
+At 10 m the SWIR bands (swir1, swir2) are given as a Sentinel-2 L2A product delivers them and
+``load_stack`` ingests them: B11/B12 at 20 m (2×2 means of the 10 m render, as
+``minewatch.synth`` writes the L2A layout) resampled back to the 10 m grid with bilinear
+interpolation (odc-stac's default; the result equals ``load_stack`` on a written L2A archive to
+the uint16 quantisation). ``--swir-10m`` feeds the sharp 10 m render instead (a diagnostic: no
+real product has it).
+
     python benchmarks/accuracy_pools.py                       # report, seeds 100–109
+    python benchmarks/accuracy_pools.py --only sentinel2 --swir-10m   # diagnostic 10 m SWIR
     python benchmarks/accuracy_pools.py --seeds 0-9 --fit     # fit the confidence model
     python benchmarks/accuracy_pools.py --only planetscope --seeds 0-2
 """
@@ -20,6 +28,7 @@ charged to the confounder they touch (``cloud_edge`` within two pixels of NaN, e
 from __future__ import annotations
 
 import argparse
+import ast
 import time
 import warnings
 
@@ -92,15 +101,42 @@ def _evaluate(det, s, t, valid, date_of, cuts):
     return out
 
 
+def l2a_swir(band: np.ndarray) -> np.ndarray:
+    """A 10 m band as Sentinel-2 L2A delivers SWIR and ``load_stack`` reads it: 2×2 block
+    means (20 m, as ``minewatch.synth`` writes B11/B12), then bilinear back to the 10 m grid
+    (pixel centres at quarter positions of the 20 m pixels, edges clamped)."""
+    h, w = band.shape
+    a = np.pad(band.astype(np.float64), ((0, h % 2), (0, w % 2)), mode="edge")
+    coarse = a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2).mean(axis=(1, 3))
+
+    def axis(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        u = (np.arange(n) + 0.5) / 2 - 0.5
+        i0 = np.floor(u).astype(int)
+        frac = u - i0
+        return np.clip(i0, 0, m - 1), np.clip(i0 + 1, 0, m - 1), frac
+
+    y0, y1, fy = axis(h, coarse.shape[0])
+    x0, x1, fx = axis(w, coarse.shape[1])
+    top = coarse[y0][:, x0] * (1 - fx) + coarse[y0][:, x1] * fx
+    bottom = coarse[y1][:, x0] * (1 - fx) + coarse[y1][:, x1] * fx
+    return (top * (1 - fy)[:, None] + bottom * fy[:, None]).astype(band.dtype)
+
+
 def _present(world, t: int) -> np.ndarray:
     looks = world.pool_looks[:, t]
     return (looks >= 1) & (looks <= 6)
 
 
-def run_seed(preset: str, seed: int, cfg: DetectionConfig, cuts: tuple[float, ...] = ()
-             ) -> dict:
+def run_seed(preset: str, seed: int, cfg: DetectionConfig, cuts: tuple[float, ...] = (),
+             *, swir_10m: bool = False) -> dict:
     res, shape, sensor, bands = RESOLUTIONS[preset]
     s = generate_scenes(seed=seed, resolution_m=res, shape=shape, sensor=sensor)
+    if sensor == "sentinel2" and not swir_10m:  # SWIR as the L2A product has it (20 m)
+        data = s.reflectance.values  # in place: the scenes are this seed's own
+        names = [str(b) for b in s.reflectance["band"].values]
+        for b in ("swir1", "swir2"):
+            for t in range(data.shape[0]):
+                data[t, names.index(b)] = l2a_swir(data[t, names.index(b)])
     tf = s.reflectance.rio.transform()
     rows = []
     out = {"det": [], "truth": [], "valid_km2": 0.0, "seconds": 0.0, "sites": []}
@@ -169,12 +205,12 @@ def run_seed(preset: str, seed: int, cfg: DetectionConfig, cuts: tuple[float, ..
 
 
 def collect(preset: str, seeds: list[int], cfg: DetectionConfig,
-            cuts: tuple[float, ...] = ()):
+            cuts: tuple[float, ...] = (), *, swir_10m: bool = False):
     det, truth, sites, evals = [], [], [], []
     km2 = seconds = 0.0
     t0 = time.perf_counter()
     for seed in seeds:
-        r = run_seed(preset, seed, cfg, cuts)
+        r = run_seed(preset, seed, cfg, cuts, swir_10m=swir_10m)
         det += r["det"]
         truth += r["truth"]
         sites += r["sites"]
@@ -326,14 +362,26 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=list(RESOLUTIONS))
     parser.add_argument("--fit", action="store_true",
                         help="fit the confidence model and min_confidence (use seeds 0-9)")
+    parser.add_argument("--swir-10m", action="store_true",
+                        help="sentinel2: feed the 10 m SWIR render (diagnostic) instead of "
+                             "20 m SWIR resampled to 10 m as an L2A product is ingested")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a PoolConfig field of the preset (Python literal), "
+                             "e.g. --set 'unmixing_bands=()' for the earlier 6-band unmixing")
     args = parser.parse_args()
     seeds = _seeds(args.seeds)
-    print(f"seeds {seeds[0]}–{seeds[-1]}")
+    swir = "10 m render (diagnostic)" if args.swir_10m else "20 m, bilinear to 10 m (as L2A)"
+    print(f"seeds {seeds[0]}–{seeds[-1]}; sentinel2 SWIR: {swir}")
     for preset in args.only:
         base = DetectionConfig.preset(preset)
+        if args.set:
+            changes = {k: ast.literal_eval(v) for k, v in (a.split("=", 1) for a in args.set)}
+            base = base.replace(pools=changes)
+            print(f"[{preset}] PoolConfig overrides: {changes}")
         cfg = base.replace(pools={"min_confidence": 0.0})
         cuts = () if args.fit else (base.pools.min_confidence,)
-        det, truth, sites, km2, seconds, wall = collect(preset, seeds, cfg, cuts)
+        det, truth, sites, km2, seconds, wall = collect(preset, seeds, cfg, cuts,
+                                                        swir_10m=args.swir_10m)
         min_conf = base.pools.min_confidence
         if args.fit and len(det):
             coef = fit_logistic(confidence_features(det), det["matched"].to_numpy(float))

@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from minewatch.config._base import check_fields, setting
+from minewatch.errors import ConfigError
+
+#: Band roles the pool unmixing knows (the library bands of ``minewatch.detect``).
+UNMIXING_BANDS: tuple[str, ...] = ("blue", "green", "red", "nir", "swir1", "swir2")
 
 #: Object features the confidence model reads, in coefficient order (after the intercept).
 CONFIDENCE_FEATURES: tuple[str, ...] = (
@@ -45,6 +49,14 @@ class PoolConfig:
     """Which bands the evidence uses: ``multispectral`` (blue, green, red, nir, plus swir1 and
     swir2 when present), ``rgb`` (blue, green, red only) or ``auto`` (multispectral when the
     image has NIR)."""
+    unmixing_bands: tuple[str, ...] = setting(
+        (), doc="bands the sub-pixel unmixing uses; empty = every band of the method")
+    """Band roles the per-pixel unmixing uses (a subset of blue, green, red, nir, swir1,
+    swir2); empty: every band the method uses. Bands delivered coarser than the analysis grid
+    belong out of it: Sentinel-2 L2A has SWIR (B11, B12) at 20 m, and resampled to 10 m a
+    pool's SWIR dip is spread over 4–9 pixels, which no 10 m pool pixel fits. The
+    ``sentinel2`` preset therefore unmixes with the four 10 m bands. Listed bands the image
+    or the method lacks are skipped; fewer than three left raises ``BandError``."""
     report_indices: tuple[str, ...] = setting(
         (), doc="index means reported per pool; empty = every index the image supports")
     """Indices whose object means are columns of the result (``ndwi``, ``mndwi``, ``ndvi``,
@@ -136,19 +148,25 @@ class PoolConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        unknown = [b for b in self.unmixing_bands if b not in UNMIXING_BANDS]
+        if unknown:
+            raise ConfigError(f"PoolConfig.unmixing_bands = {self.unmixing_bands!r} names "
+                              f"{unknown}; allowed band roles: {list(UNMIXING_BANDS)} (empty = "
+                              "every band of the method).")
 
 
 _BASE = PoolConfig()
 
 #: Presets per sensor/resolution, tuned on synth seeds 0–9 (benchmarks/accuracy_pools.py).
 POOL_PRESETS: dict[str, PoolConfig] = {
-    "sentinel2": replace(_BASE, nodata_buffer_m=10.0, evidence_threshold=0.12,
+    "sentinel2": replace(_BASE, unmixing_bands=("blue", "green", "red", "nir"),
+                         fit_tolerance=0.1, nodata_buffer_m=10.0, evidence_threshold=0.12,
                          peak_evidence_min=0.2, min_area_m2=10.0, max_area_m2=600.0,
                          max_elongation=3.0, max_background_green=0.4, max_density=0.15,
-                         pool_area_m2=24.1,
-                         confidence_coefficients=(5.008, 3.468, 5.057, -0.277, 0.176, -16.98,
-                                                  -14.16, -1.915, 0.6095, -1.678),
-                         min_confidence=0.35),
+                         pool_area_m2=37.2,
+                         confidence_coefficients=(-1.087, 4.131, 3.619, 0.3531, 0.2536, -7.925,
+                                                  -7.828, -1.440, 1.831, -0.3017),
+                         min_confidence=0.55),
     # Landsat: not tuned (pools are far below a 30 m pixel); the Sentinel-2 model is reused
     "landsat": replace(_BASE, nodata_buffer_m=30.0, background_window_m=150.0,
                        density_window_m=300.0, evidence_threshold=0.05,

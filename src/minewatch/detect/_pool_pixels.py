@@ -96,27 +96,31 @@ def pixel_layers(cube: np.ndarray, roles: tuple[str, ...], *, resolution_m: floa
                  gain_range: tuple[float, float],
                  nodata_buffer_m: float, density_window_m: float, density_evidence: float,
                  water_ndwi_min: float,
-                 materials: tuple[str, ...]) -> np.ndarray:
+                 materials: tuple[str, ...],
+                 unmixing: tuple[str, ...] | None = None) -> np.ndarray:
     """Evidence and context layers of one block, ``(len(LAYERS), y, x)`` float32.
 
     ``cube`` is ``(band, y, x)`` reflectance with the bands ``roles`` (a subset of
-    :data:`LIBRARY_BANDS`); NaN is nodata and gets evidence 0.
+    :data:`LIBRARY_BANDS`); NaN is nodata and gets evidence 0. ``unmixing`` (a subset of
+    ``roles``; default all) are the bands the unmixing uses — bands delivered coarser than
+    the grid (Sentinel-2 SWIR) are left out of it.
     """
     cube = np.asarray(cube, dtype=np.float32)
     valid = np.isfinite(cube).all(0)
     x = np.where(valid[None], cube, np.float32(0))
-    idx = [LIBRARY_BANDS.index(r) for r in roles]
+    use = [i for i, r in enumerate(roles) if unmixing is None or r in unmixing]
+    idx = [LIBRARY_BANDS.index(roles[i]) for i in use]
     library = np.array([[POOL_LIBRARY[m][i] for i in idx] for m in materials], np.float32)
     size = odd_window(background_window_m, resolution_m)
     w = valid.astype(np.float32)
     bg, _ = _mean_filter(x, w, size)
-    ev, _ = _unmix(x, bg, library, fit_tolerance, gain_range)
+    ev, _ = _unmix(x[use], bg[use], library, fit_tolerance, gain_range)
     # second pass: the background without pool-like pixels (and their mixed rims)
     keep = valid & ~ndimage.binary_dilation(ev > background_exclude)
     bg2, wmean = _mean_filter(x, keep.astype(np.float32), size)
     bg = np.where(wmean[None] > 0.05, bg2, bg)
     del bg2
-    ev, which = _unmix(x, bg, library, fit_tolerance, gain_range)
+    ev, which = _unmix(x[use], bg[use], library, fit_tolerance, gain_range)
     bad = ~valid
     buffer_px = round(nodata_buffer_m / resolution_m)
     if buffer_px > 0 and bad.any():

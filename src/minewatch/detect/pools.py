@@ -182,7 +182,19 @@ def _layer_kwargs(cfg: PoolConfig, roles: tuple[str, ...], res: float) -> dict[s
                 gain_range=tuple(cfg.gain_range), nodata_buffer_m=cfg.nodata_buffer_m,
                 density_window_m=cfg.density_window_m, density_evidence=cfg.density_evidence,
                 water_ndwi_min=cfg.water_ndwi_min,
-                materials=tuple(POOL_LIBRARY))
+                materials=tuple(POOL_LIBRARY), unmixing=_unmixing_roles(roles, cfg))
+
+
+def _unmixing_roles(roles: tuple[str, ...], cfg: PoolConfig) -> tuple[str, ...]:
+    """The bands of ``roles`` the unmixing uses (``PoolConfig.unmixing_bands``)."""
+    if not cfg.unmixing_bands:
+        return roles
+    use = tuple(b for b in roles if b in cfg.unmixing_bands)
+    if len(use) < 3:
+        raise BandError(f"PoolConfig.unmixing_bands {list(cfg.unmixing_bands)} leaves "
+                        f"{list(use)} of the image's bands {list(roles)}; the unmixing needs "
+                        "at least three (set unmixing_bands=() to use every band).")
+    return use
 
 
 def _layers(cube: xr.DataArray, cfg: PoolConfig, roles: tuple[str, ...], res: float
