@@ -615,3 +615,49 @@ def test_end_to_end_with_track_sites():
     assert region_of["S0001"] == "west" and west.loc[dates[2], "sites_unobserved"] == 1
     ds = to_dataset(site_timeseries(tracks_r, valid, regions=regs, freq="Y"))
     assert ds["sites"].sel(region="west").values.tolist() == [2]  # A and D in 2022
+
+
+def test_a_partly_clouded_site_keeps_its_hidden_pools_in_the_counts():
+    """Through track_sites: a site of 12 pools whose western half (6 pools, confidence 0.02,
+    and a 50 m × 30 m mining clearing) is clouded on the 2nd and 3rd date; one eastern pool
+    is truly gone from the 2nd date on. A second site (2 pools) is wholly clouded on the 2nd
+    date. The hidden pools are counted (and said to be carried), with their own confidence
+    in the band; the gone one is not."""
+    from minewatch.sites import track_sites
+
+    dates = pd.to_datetime(["2021-01-01", "2021-06-01", "2021-09-01", "2022-01-01"])
+    west = [(x, y) for x in (0, 30, 60) for y in (0, 40)]
+    east = [(x, y) for x in (110, 140, 170) for y in (0, 40)]
+    other = [(600, 0), (630, 0)]
+    rows, crow = [], []
+    for t, day in enumerate(dates):
+        seen = ((west if t in (0, 3) else []) + [p for p in east if t == 0 or p != (170, 0)]
+                + (other if t != 1 else []))
+        rows += [{"date": day, "area_m2": 100.0, "confidence": 0.02 if (x, y) in west else 1.0,
+                  "geometry": box(X0 + x, Y0 + y, X0 + x + 10, Y0 + y + 10)} for x, y in seen]
+        if t in (0, 3):
+            crow.append({"date": day, "kind": "mining", "area_m2": 1500.0,
+                         "geometry": box(X0, Y0 + 60, X0 + 50, Y0 + 90)})
+    pools = gpd.GeoDataFrame(rows, geometry="geometry", crs=UTM)
+    clearings = gpd.GeoDataFrame(crow, geometry="geometry", crs=UTM)
+    xs = X0 - 100 + 1 + 2 * np.arange(450)
+    ys = Y0 + 200 - 1 - 2 * np.arange(200)
+    v = np.ones((4, len(ys), len(xs)), dtype=bool)
+    v[1:3, :, xs - X0 < 90] = False  # the western half of the big site
+    v[1, :, (xs - X0 > 550) & (xs - X0 < 700)] = False  # all of the small one
+    valid = xr.DataArray(v, dims=("time", "y", "x"),
+                         coords={"time": dates, "y": ys, "x": xs}).rio.write_crs(UTM)
+    tracks = track_sites(pools, clearings, valid=valid)
+    assert tracks.history.groupby("date")["n_pools_carried"].sum().tolist() == [0, 6, 6, 0]
+
+    table = site_timeseries(tracks, valid)
+    assert cols(table, "sites sites_unobserved pools pools_carried") == [
+        (2, 0, 14, 0), (2, 1, 13, 6 + 2), (2, 0, 13, 6), (2, 0, 13, 0)]
+    assert table["cleared_area_m2"].tolist() == [1500.0] * 4
+    assert table["cleared_area_m2_carried"].tolist() == [0.0, 1500.0, 1500.0, 0.0]
+    # the carried pools keep their confidence (0.02): the low end counts only the sure ones
+    assert table["pools_low"].tolist() == [6 + 2, 5 + 2, 5 + 2, 5 + 2]
+    assert (table["pools_high"] == table["pools"]).all()
+    # a year: each site's pools on its last counted date (2021-09-01: 6 of them carried)
+    year = site_timeseries(tracks, valid, freq="Y")
+    assert cols(year, "period pools pools_carried") == [("2021", 13, 6), ("2022", 13, 0)]

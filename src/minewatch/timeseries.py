@@ -11,7 +11,11 @@ Rules, in short (details in ``docs/timeseries.md``):
   observed status one of those three (it is *carried*: a cloudy date does not dip the count;
   ``sites_unobserved`` says how many were carried). ``inactive`` sites and sites the
   persistence rule holds back (neither persistent nor provisional) do not count.
-* A carried site keeps the pools and cleared area of its last observed date.
+* A carried site keeps the pools and cleared area of its last observed date. A site seen
+  only in part also counts the pools and clearings it held when last seen that now lie
+  under cloud or nodata (``tracks.carried_pools``/``carried_clearings``, chosen by
+  ``track_sites``); ``pools_carried`` and ``cleared_area_m2_carried`` say how much of a
+  count was not seen that date.
 * A period counts the distinct sites counted on at least one of its dates; pools and cleared
   area are each counted site's values on its last counted date in the period.
 * The uncertainty band: ``*_low`` is the 5th percentile (``level=0.9``) of a seeded Monte
@@ -48,7 +52,8 @@ __all__ = ["TIMESERIES_COLUMNS", "UNITS", "site_timeseries", "to_dataset"]
 TIMESERIES_COLUMNS: tuple[str, ...] = (
     "date", "region", "sites", "pools", "cleared_area_m2", "new_sites", "valid_fraction",
     "sites_unobserved", "sites_low", "sites_high", "pools_low", "pools_high",
-    "cleared_area_m2_low", "cleared_area_m2_high", "period", "n_dates",
+    "cleared_area_m2_low", "cleared_area_m2_high", "pools_carried", "cleared_area_m2_carried",
+    "period", "n_dates",
 )
 
 #: Units and meaning of each column (``units`` / ``long_name`` attrs of :func:`to_dataset`).
@@ -65,6 +70,9 @@ UNITS: dict[str, tuple[str, str]] = {
     "pools_high": ("count", "upper end of the band of pools (one-date sites included)"),
     "cleared_area_m2_low": ("m2", "lower end of the band of cleared area"),
     "cleared_area_m2_high": ("m2", "upper end of the band of cleared area"),
+    "pools_carried": ("count", "pools counted but not seen (under cloud or nodata), carried "
+                               "from the site's last observation"),
+    "cleared_area_m2_carried": ("m2", "cleared area counted but not seen, carried likewise"),
     "period": ("", "period label (YYYY-MM, YYYYQn or YYYY)"),
     "n_dates": ("count", "dates of the analysis in the period"),
 }
@@ -107,12 +115,32 @@ def _dates(values: Any, name: str) -> pd.Series:
     return out.astype("datetime64[ns]")
 
 
+def _with_carried(tracks: Any, name: str, required: Sequence[str]) -> pd.DataFrame:
+    """``tracks.<name>`` and the rows ``track_sites`` carried into later dates
+    (``tracks.carried_<name>``, optional), with a bool ``_carried`` column."""
+    frame = _frame(tracks, name, required).assign(_carried=False)
+    if getattr(tracks, f"carried_{name}", None) is None:
+        return frame
+    extra = _frame(tracks, f"carried_{name}", required)
+    if not len(extra):
+        return frame
+    extra = extra.assign(_carried=True)
+    if "area_m2" not in extra.columns and isinstance(extra, gpd.GeoDataFrame):
+        extra["area_m2"] = extra.geometry.area.to_numpy(dtype=float)
+    if "area_m2" not in frame.columns and isinstance(frame, gpd.GeoDataFrame) \
+            and "area_m2" in extra.columns:
+        frame["area_m2"] = frame.geometry.area.to_numpy(dtype=float)
+    keep = [c for c in frame.columns if c in extra.columns]
+    return pd.concat([pd.DataFrame(frame[keep]), pd.DataFrame(extra[keep])],
+                     ignore_index=True)
+
+
 def _read_tracks(tracks: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
                                        pd.DataFrame, pd.DatetimeIndex]:
     history = _frame(tracks, "history", ("site_id", "date", "status")).copy()
     sites = _frame(tracks, "sites", ("site_id", "persistent", "provisional"))
-    pools = _frame(tracks, "pools", ("site_id", "date", "confidence")).copy()
-    clearings = _frame(tracks, "clearings", ("site_id", "date")).copy()
+    pools = _with_carried(tracks, "pools", ("site_id", "date", "confidence")).copy()
+    clearings = _with_carried(tracks, "clearings", ("site_id", "date")).copy()
     if not hasattr(tracks, "dates"):
         raise InputError("tracks has no .dates (the list of all dates of the analysis).")
     dates = pd.DatetimeIndex(_dates(list(tracks.dates), "tracks.dates"))
@@ -369,7 +397,8 @@ def site_timeseries(
         ``status``), ``.sites`` (``site_id``, ``persistent``, ``provisional``, ``first_seen``,
         ``geometry`` for regions), ``.pools`` (``site_id``, ``date``, ``confidence``, and
         ``n_pools`` when present), ``.clearings`` (``site_id``, ``date``, ``area_m2``,
-        ``kind``) and ``.dates`` are read.
+        ``kind``), ``.dates`` and, when present, ``.carried_pools``/``.carried_clearings``
+        (the same columns as ``.pools``/``.clearings``) are read.
     valid : xarray.DataArray of bool, optional
         ``(time, y, x)``, True where observed, with a rioxarray CRS and transform; its
         ``time`` values must be ``tracks.dates``. Without it ``valid_fraction`` is NaN.
@@ -412,6 +441,11 @@ def site_timeseries(
           on at least one of its dates;
         - ``sites_unobserved``: counted sites that were carried (per period: carried on every
           counted date of the period), ``sites_unobserved <= sites``;
+        - ``pools_carried``, ``cleared_area_m2_carried`` (m²): the part of ``pools`` and
+          ``cleared_area_m2`` not seen on the date (per period: on each site's last counted
+          date): all of a carried site's, plus the hidden members a partly observed site
+          carries (``tracks.carried_pools``/``carried_clearings``); those carried pools are
+          drawn with their own confidence in the band like any other;
         - ``sites_low``, ``pools_low``, ``cleared_area_m2_low``: the ``(1 - level) / 2``
           quantile of ``n_draws`` seeded draws in which each pool object is real with
           probability ``confidence``; a site counts when it holds a real pool or a ``mining``
@@ -519,6 +553,7 @@ def site_timeseries(
     g_unit = grouped["unit"].first().to_numpy(dtype=int)
     g_counted = grouped["counted"].first().to_numpy(dtype=bool)
     g_carried = grouped["carried"].all().to_numpy(dtype=bool)
+    g_last_carried = grouped["carried"].last().to_numpy(dtype=bool)
     first = _first_seen(sites, history)
     first_unit = code_of_date.reindex(pd.DatetimeIndex(first.reindex(g_site))).to_numpy()
     g_new = g_counted & (first_unit == g_unit)
@@ -534,12 +569,14 @@ def site_timeseries(
     weight = (pd.to_numeric(pools["n_pools"], errors="coerce").fillna(1.0).to_numpy()[keep]
               if "n_pools" in pools.columns else np.ones(keep.sum()))
     conf = pools["confidence"].to_numpy(dtype=float)[keep]
-    order = np.lexsort((weight, conf, pool_pair))  # same pools in any row order, same draws
-    pool_pair, weight, conf = pool_pair[order], weight[order], conf[order]
+    hid = pools["_carried"].to_numpy(dtype=bool)[keep]
+    order = np.lexsort((weight, conf, hid, pool_pair))  # any row order: the same draws
+    pool_pair, weight, conf, hid = pool_pair[order], weight[order], conf[order], hid[order]
     n_obj = len(pool_pair)
     to_pair = sparse.csr_matrix((weight, (pool_pair, np.arange(n_obj))),
                                 shape=(n_pairs, n_obj))
     pools_pair = np.asarray(to_pair.sum(axis=1)).ravel()
+    hidden_pools_pair = np.bincount(pool_pair[hid], weights=weight[hid], minlength=n_pairs)
 
     clearings = clearings[clearings["site_id"].notna()]
     if "area_m2" in clearings.columns:
@@ -558,6 +595,8 @@ def site_timeseries(
                               minlength=n_pairs)
     other_area = np.bincount(clr_pair[ok & ~mining], weights=area[ok & ~mining],
                              minlength=n_pairs)
+    c_hid = ok & clearings["_carried"].to_numpy(dtype=bool)
+    hidden_area_pair = np.bincount(clr_pair[c_hid], weights=area[c_hid], minlength=n_pairs)
 
     # ---- groups -> output rows (unit × region) -----------------------------------------
     sr = site_reg[site_reg["region"] >= 0]
@@ -581,6 +620,12 @@ def site_timeseries(
         "cleared_area_m2": counted @ cleared_pair[last_pair],
         "new_sites": counted @ g_new.astype(float),
         "sites_unobserved": counted @ g_carried.astype(float),
+        # not seen on the (last counted) date: all of a carried site, the hidden part of a
+        # partly observed one
+        "pools_carried": counted @ np.where(g_last_carried, pools_pair[last_pair],
+                                            hidden_pools_pair[last_pair]),
+        "cleared_area_m2_carried": counted @ np.where(g_last_carried, cleared_pair[last_pair],
+                                                      hidden_area_pair[last_pair]),
     }
     high = {"sites": everything @ ones, "pools": everything @ pools_pair[last_pair],
             "cleared_area_m2": everything @ cleared_pair[last_pair]}
@@ -620,6 +665,9 @@ def site_timeseries(
     table["new_sites"] = np.rint(value["new_sites"]).astype(np.int64)
     table["valid_fraction"] = fractions
     table["sites_unobserved"] = np.rint(value["sites_unobserved"]).astype(np.int64)
+    table["pools_carried"] = (np.rint(value["pools_carried"]).astype(np.int64) if integer
+                              else value["pools_carried"])
+    table["cleared_area_m2_carried"] = value["cleared_area_m2_carried"]
     if step is not None:
         table["period"] = pd.Series([labels[u] for u in unit_of_out], dtype=object)
         table["n_dates"] = np.array([len(unit_dates[u]) for u in unit_of_out], dtype=np.int64)
