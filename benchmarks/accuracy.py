@@ -51,6 +51,7 @@ Nothing is tuned here; the report seeds are 100–104 (default), seeds 0–4 are
     python benchmarks/accuracy.py                     # seeds 100-104, ~3 min on 2 cores
     python benchmarks/accuracy.py --seeds 0-4         # the seeds the tests may use
     python benchmarks/accuracy.py --only 3 --per-seed --keep /tmp/acc
+    python benchmarks/accuracy.py --layout sentinel2  # one archive layout only
 """
 
 from __future__ import annotations
@@ -450,6 +451,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="100-104", help="e.g. 100-104 or 0-4 or 1,5,7")
     parser.add_argument("--only", choices=["10", "3"], help="one resolution only (m)")
+    parser.add_argument("--layout", nargs="+", choices=sorted({r.layout for r in RUNS.values()}),
+                        help="only the runs of these archive layouts (e.g. sentinel2)")
     parser.add_argument("--keep", help="write the archives and outputs here (kept)")
     args = parser.parse_args()
     seeds = parse_seeds(args.seeds)
@@ -463,6 +466,8 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         for name, run in RUNS.items():
             if args.only and f"{run.resolution_m:g}" != args.only:
+                continue
+            if args.layout and run.layout not in args.layout:
                 continue
             rows = [one_seed(s, run, work) for s in seeds]
             summaries[name] = report(name, run, rows, args.seeds)

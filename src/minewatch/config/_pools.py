@@ -160,13 +160,13 @@ _BASE = PoolConfig()
 #: Presets per sensor/resolution, tuned on synth seeds 0–9 (benchmarks/accuracy_pools.py).
 POOL_PRESETS: dict[str, PoolConfig] = {
     "sentinel2": replace(_BASE, unmixing_bands=("blue", "green", "red", "nir"),
-                         fit_tolerance=0.1, nodata_buffer_m=10.0, evidence_threshold=0.12,
-                         peak_evidence_min=0.2, min_area_m2=10.0, max_area_m2=600.0,
-                         max_elongation=3.0, max_background_green=0.4, max_density=0.15,
-                         pool_area_m2=37.2,
-                         confidence_coefficients=(-1.087, 4.131, 3.619, 0.3531, 0.2536, -7.925,
-                                                  -7.828, -1.440, 1.831, -0.3017),
-                         min_confidence=0.55),
+                         background_window_m=40.0, fit_tolerance=0.1, nodata_buffer_m=10.0,
+                         evidence_threshold=0.16, peak_evidence_min=0.2, min_area_m2=10.0,
+                         max_area_m2=600.0, max_elongation=3.0, max_background_green=0.4,
+                         max_density=0.15, pool_area_m2=37.0,
+                         confidence_coefficients=(0.8647, 2.648, 4.491, 0.1499, 0.4286, -15.68,
+                                                  -10.23, -1.613, 1.557, -0.1579),
+                         min_confidence=0.50),
     # Landsat: not tuned (pools are far below a 30 m pixel); the Sentinel-2 model is reused
     "landsat": replace(_BASE, nodata_buffer_m=30.0, background_window_m=150.0,
                        density_window_m=300.0, evidence_threshold=0.05,
