@@ -15,7 +15,7 @@ import xarray as xr
 
 from minewatch.errors import ConfigError, InputError
 from minewatch.synth.layout import DEFAULT_DATES, SynthWorld, make_world
-from minewatch.synth.render import Grid, Rendered, make_grid, render
+from minewatch.synth.render import Grid, Rendered, make_grid, render, render_scenes
 from minewatch.synth.spectra import BANDS
 from minewatch.synth.write import (
     LAYOUTS,
@@ -189,13 +189,17 @@ def generate_scenes(
     return _scenes(r, world)
 
 
+def _truth_layers(world: SynthWorld, crs: str) -> dict[str, gpd.GeoDataFrame]:
+    """The truth vectors of ``world`` in the grid ``crs``, by layer name."""
+    return {"pools": world.pools.to_crs(crs), "sites": world.sites.to_crs(crs),
+            "site_clearings": world.site_clearings.to_crs(crs),
+            "confounders": world.confounders.to_crs(crs)}
+
+
 def _scenes(r: Rendered, world: SynthWorld) -> SynthScenes:
     refl, truth = _xarray(r)
-    crs = r.grid.crs
-    return SynthScenes(reflectance=refl, truth=truth, pools=world.pools.to_crs(crs),
-                       sites=world.sites.to_crs(crs),
-                       site_clearings=world.site_clearings.to_crs(crs),
-                       confounders=world.confounders.to_crs(crs), world=world)
+    return SynthScenes(reflectance=refl, truth=truth, world=world,
+                       **_truth_layers(world, r.grid.crs))
 
 
 def make_archive(
@@ -259,15 +263,13 @@ confounders, nodata_edges, real_positions, crs
     world = _world_for(grid, world, seed=seed, dates=dates, n_sites=n_sites, clouds=clouds,
                        confounders=confounders, nodata_edges=nodata_edges,
                        real_positions=real_positions)
-    r = render(world, grid, sensor=layout_family(layout))
     scenes, truth = {}, {}
-    for t, date in enumerate(world.dates):
-        key = f"{date:%Y-%m-%d}"
-        scenes[key] = write_scene(r, t, root, layout, seed=world.seed)
-        truth[key] = write_truth_rasters(r, t, root / "truth")
-    s = _scenes(r, world)
-    gpkg = write_vectors({"pools": s.pools, "sites": s.sites,
-                          "site_clearings": s.site_clearings,
-                          "confounders": s.confounders}, root / "truth" / "truth.gpkg")
+    # one date in memory at a time: render it, write it, drop it
+    for scene in render_scenes(world, grid, sensor=layout_family(layout)):
+        key = f"{scene.date:%Y-%m-%d}"
+        scenes[key] = write_scene(scene, root, layout, seed=world.seed)
+        truth[key] = write_truth_rasters(scene, root / "truth")
+        del scene
+    gpkg = write_vectors(_truth_layers(world, grid.crs), root / "truth" / "truth.gpkg")
     return SynthArchive(root=root, layout=layout, crs=grid.crs, resolution_m=grid.resolution,
                         dates=world.dates, scenes=scenes, truth=truth, truth_vectors=gpkg)

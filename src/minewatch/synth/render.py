@@ -10,13 +10,16 @@ per-date radiometric gain/offset, sensor noise and swath edges are then applied 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio import features as rio_features
+from shapely.geometry import mapping
 
 from minewatch.errors import ConfigError
 from minewatch.synth._fields import hillshade
@@ -106,9 +109,63 @@ def make_grid(origin_lonlat: tuple[float, float], *, crs: str, resolution_m: flo
     return Grid(crs, Affine(resolution_m, 0, x0, 0, -resolution_m, y0), (rows, cols))
 
 
+class _Masks:
+    """Truth masks derived from the cloud, shadow and nodata arrays (any leading shape)."""
+
+    cloud_opacity: np.ndarray
+    shadow: np.ndarray
+    nodata: np.ndarray
+
+    @property
+    def cloud(self) -> np.ndarray:
+        """Bool truth cloud mask (optical depth >= :data:`CLOUD_MIN`)."""
+        return (self.cloud_opacity >= CLOUD_MIN) & ~self.nodata
+
+    @property
+    def cloud_shadow(self) -> np.ndarray:
+        """Bool truth shadow mask (not under cloud)."""
+        return (self.shadow >= SHADOW_MIN) & ~self.cloud & ~self.nodata
+
+    @property
+    def valid(self) -> np.ndarray:
+        """uint8: 1 observed clear, 0 cloud, shadow or nodata."""
+        return (~self.nodata & ~self.cloud & ~self.cloud_shadow).astype(np.uint8)
+
+
 @dataclass
-class Rendered:
-    """Reflectance and truth of every date on one grid (plain numpy, time first)."""
+class RenderedScene(_Masks):
+    """Reflectance and truth of one date on one grid (plain numpy)."""
+
+    grid: Grid
+    """The output grid."""
+    t: int
+    """Index of the date in the world's dates."""
+    date: pd.Timestamp
+    """Acquisition date."""
+    reflectance: np.ndarray
+    """(6, rows, cols) float32 surface reflectance 0–1 as observed; NaN on nodata."""
+    pool_fraction: np.ndarray
+    """(rows, cols) float32 fraction of each pixel covered by pools present that date."""
+    pool_id: np.ndarray
+    """(rows, cols) uint16 id of the pool covering >= 50 % of the pixel, else 0."""
+    clearings: np.ndarray
+    """(rows, cols) uint8 clearing code (see ``CLEARING_CODES``), majority per pixel."""
+    cloud_opacity: np.ndarray
+    """(rows, cols) float32 cloud optical depth 0–1."""
+    shadow: np.ndarray
+    """(rows, cols) float32 cloud shadow strength 0–1."""
+    nodata: np.ndarray
+    """(rows, cols) bool: outside the swath."""
+    scl_fractions: np.ndarray
+    """(3, rows, cols) float32 fractions of vegetation, bare/other, water."""
+    haze: np.ndarray
+    """(rows, cols) float32 haze depth 0–1."""
+
+
+@dataclass
+class Rendered(_Masks):
+    """Reflectance and truth of every date on one grid (plain numpy, time first): the
+    :class:`RenderedScene` of each date stacked."""
 
     grid: Grid
     """The output grid."""
@@ -133,20 +190,10 @@ class Rendered:
     haze: np.ndarray
     """(time, rows, cols) float32 haze depth 0–1."""
 
-    @property
-    def cloud(self) -> np.ndarray:
-        """(time, rows, cols) bool truth cloud mask (optical depth >= :data:`CLOUD_MIN`)."""
-        return (self.cloud_opacity >= CLOUD_MIN) & ~self.nodata
 
-    @property
-    def cloud_shadow(self) -> np.ndarray:
-        """(time, rows, cols) bool truth shadow mask (not under cloud)."""
-        return (self.shadow >= SHADOW_MIN) & ~self.cloud & ~self.nodata
-
-    @property
-    def valid(self) -> np.ndarray:
-        """(time, rows, cols) uint8: 1 observed clear, 0 cloud, shadow or nodata."""
-        return (~self.nodata & ~self.cloud & ~self.cloud_shadow).astype(np.uint8)
+#: Fields a :class:`RenderedScene` and a :class:`Rendered` share (per date / stacked).
+_ARRAYS = ("reflectance", "pool_fraction", "pool_id", "clearings", "cloud_opacity", "shadow",
+           "nodata", "scl_fractions", "haze")
 
 
 def _supersampling(resolution_m: float) -> int:
@@ -192,7 +239,7 @@ def pool_fractions(geoms, grid: Grid) -> list[tuple[int, int, np.ndarray]]:
 
 def render(world: SynthWorld, grid: Grid, *, sensor: str = "sentinel2",
            block_rows: int = 256) -> Rendered:
-    """Draw every date of ``world`` on ``grid`` as seen by ``sensor``.
+    """Draw every date of ``world`` on ``grid`` as seen by ``sensor``, all dates in memory.
 
     Parameters
     ----------
@@ -208,10 +255,87 @@ def render(world: SynthWorld, grid: Grid, *, sensor: str = "sentinel2",
     Returns
     -------
     Rendered
+        The scenes of :func:`render_scenes`, stacked (time first).
+    """
+    scenes = render_scenes(world, grid, sensor=sensor, block_rows=block_rows)
+    stacked: dict[str, np.ndarray] = {}
+    n_t = len(world.dates)
+    for scene in scenes:
+        for name in _ARRAYS:
+            a = getattr(scene, name)
+            if name not in stacked:
+                stacked[name] = np.empty((n_t, *a.shape), a.dtype)
+            stacked[name][scene.t] = a
+    return Rendered(grid=grid, dates=tuple(world.dates), **stacked)
+
+
+def render_scenes(world: SynthWorld, grid: Grid, *, sensor: str = "sentinel2",
+                  block_rows: int = 256) -> Iterator[RenderedScene]:
+    """Draw ``world`` on ``grid`` as seen by ``sensor``, one date at a time.
+
+    Memory holds one date (plus the date-independent fine background), so archives of many
+    dates over large grids are written date by date. The values are those of :func:`render`.
+
+    Parameters
+    ----------
+    world, grid, sensor, block_rows
+        As for :func:`render`.
+
+    Yields
+    ------
+    RenderedScene
+        Each date of ``world``, in order.
     """
     if sensor not in RADIOMETRY:
         raise ConfigError(f"sensor {sensor!r} unknown; use one of {sorted(RADIOMETRY)}")
-    n_t = len(world.dates)
+    return _scenes(world, grid, sensor, block_rows)
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Output rows ``r0:r1`` on the fine grid: transform, background classes, features near."""
+
+    r0: int
+    r1: int
+    transform: Affine
+    background: np.ndarray
+    features: np.ndarray
+
+
+def _fine_blocks(world: SynthWorld, grid: Grid, k: int, block_rows: int, to_world,
+                 feat_bounds: np.ndarray) -> list[_Block]:
+    """The fine background of every row block (it does not change with the date)."""
+    rows, cols = grid.shape
+    res = grid.resolution
+    fine_res = res / k
+    xmin, _, xmax, _ = grid.bounds
+    blocks = []
+    for r0 in range(0, rows, block_rows):
+        r1 = min(rows, r0 + block_rows)
+        h = r1 - r0
+        top = grid.transform.f - r0 * res
+        fine_tf = Affine(fine_res, 0, grid.transform.c, 0, -fine_res, top)
+        fx = grid.transform.c + (np.arange(cols * k) + 0.5) * fine_res
+        fy = top - (np.arange(h * k) + 0.5) * fine_res
+        fxx, fyy = np.meshgrid(fx, fy)
+        if to_world is not None:
+            fxx, fyy = to_world.transform(fxx, fyy)
+        noise = world.cover_noise.sample(fxx, fyy)
+        del fxx, fyy
+        background = np.full(noise.shape, Cover.FOREST, np.uint8)
+        background[noise > 1.0] = Cover.SHRUB
+        background[noise > 1.9] = Cover.GRASS
+        del noise
+        # features whose bounding box reaches the block (the others cannot burn a fine cell)
+        bottom = grid.transform.f - r1 * res
+        near = np.flatnonzero((feat_bounds[:, 0] <= xmax) & (feat_bounds[:, 2] >= xmin)
+                              & (feat_bounds[:, 1] <= top) & (feat_bounds[:, 3] >= bottom))
+        blocks.append(_Block(r0, r1, fine_tf, background, near))
+    return blocks
+
+
+def _scenes(world: SynthWorld, grid: Grid, sensor: str,
+            block_rows: int) -> Iterator[RenderedScene]:
     rows, cols = grid.shape
     res = grid.resolution
     k = _supersampling(res)
@@ -222,77 +346,74 @@ def render(world: SynthWorld, grid: Grid, *, sensor: str = "sentinel2",
     gx, gy = grid.centres()
     wx, wy = (gx, gy) if to_world is None else to_world.transform(gx, gy)
     wx, wy = np.asarray(wx), np.asarray(wy)
+    del gx, gy
 
     # pools: exact fractions, once
     pool_geoms = _to_grid_crs(world.pools.geometry.to_numpy(), to_grid)
     windows = pool_fractions(pool_geoms, grid)
     looks = world.pool_looks
     pspec = pool_spectra()
+    ids = world.pools["pool_id"].to_numpy()
 
     feat_geoms = _to_grid_crs([f.geometry for f in world.features], to_grid)
+    feat_shapes = [mapping(g) for g in feat_geoms]  # GeoJSON once, not per block and date
+    feat_bounds = (shapely.bounds(np.asarray(feat_geoms, dtype=object)) if feat_geoms
+                   else np.zeros((0, 4)))
+    blocks = _fine_blocks(world, grid, k, block_rows, to_world, feat_bounds)
+    out_index: dict[int, np.ndarray] = {}  # output pixel of each fine cell, per block height
 
-    refl = np.empty((n_t, 6, rows, cols), np.float32)
-    clear_map = np.zeros((n_t, rows, cols), np.uint8)
-    scl = np.zeros((n_t, 3, rows, cols), np.float32)
     veg_idx = [int(c) for c in VEGETATION]
     water_idx = [int(c) for c in WATER]
     n_cover = len(Cover)
-    spectra = [seasonal_spectra(d) for d in world.dates]
-    fine_res = res / k
-    for r0 in range(0, rows, block_rows):
-        r1 = min(rows, r0 + block_rows)
-        h = r1 - r0
-        fine_tf = Affine(fine_res, 0, grid.transform.c, 0, -fine_res,
-                         grid.transform.f - r0 * res)
-        fx = grid.transform.c + (np.arange(cols * k) + 0.5) * fine_res
-        fy = grid.transform.f - r0 * res - (np.arange(h * k) + 0.5) * fine_res
-        fxx, fyy = np.meshgrid(fx, fy)
-        if to_world is not None:
-            fxx, fyy = to_world.transform(fxx, fyy)
-        noise = world.cover_noise.sample(fxx, fyy)
-        del fxx, fyy
-        background = np.full(noise.shape, Cover.FOREST, np.uint8)
-        background[noise > 1.0] = Cover.SHRUB
-        background[noise > 1.9] = Cover.GRASS
-        out_idx = ((np.arange(h * k) // k)[:, None] * cols
-                   + (np.arange(cols * k) // k)[None, :]).astype(np.int64)
-        for t in range(n_t):
-            fine = background.copy()
-            shapes = [(g, int(f.covers[t])) for g, f in zip(feat_geoms, world.features,
-                                                              strict=True)
-                      if f.covers[t] != 255]
-            if shapes:
-                rio_features.rasterize(shapes, out=fine, transform=fine_tf)
-            codes = [(g, int(f.clearing[t])) for g, f in zip(feat_geoms, world.features,
-                                                             strict=True)
-                     if f.clearing[t] != 0]
-            code_map = np.zeros(fine.shape, np.uint8)
-            if codes:
-                rio_features.rasterize(codes, out=code_map, transform=fine_tf)
-            frac = np.bincount((fine.astype(np.int64) * (h * cols) + out_idx).ravel(),
-                               minlength=n_cover * h * cols).reshape(n_cover, h, cols)
-            frac = frac.astype(np.float32) / (k * k)
-            refl[t, :, r0:r1] = np.einsum("chw,cb->bhw", frac, spectra[t])
-            scl[t, 0, r0:r1] = frac[veg_idx].sum(0)
-            scl[t, 2, r0:r1] = frac[water_idx].sum(0)
-            scl[t, 1, r0:r1] = 1.0 - scl[t, 0, r0:r1] - scl[t, 2, r0:r1]
-            counts = np.bincount((code_map.astype(np.int64) * (h * cols) + out_idx).ravel(),
-                                 minlength=6 * h * cols).reshape(6, h, cols)
-            clear_map[t, r0:r1] = counts.argmax(0).astype(np.uint8)
 
     coarse_tex = world.texture[0].sample(wx, wy)
     fine_tex = world.texture[1].sample(wx, wy)
     texture = 1.0 + 0.08 * coarse_tex + 0.08 * min(1.0, 2.0 / res) * fine_tex
+    del fine_tex
+    cloud_tex = 0.92 + 0.08 * coarse_tex
+    del coarse_tex
     gain_sd, offset_sd, platform_w, noise_sd = RADIOMETRY[sensor]
+    noise_rows = max(1, 2**20 // cols)  # sensor noise drawn in chunks of about 1 M values
 
-    pool_fraction = np.zeros((n_t, rows, cols), np.float32)
-    pool_id = np.zeros((n_t, rows, cols), np.uint16)
-    cloud_opacity = np.zeros((n_t, rows, cols), np.float32)
-    shadow = np.zeros((n_t, rows, cols), np.float32)
-    nodata = np.zeros((n_t, rows, cols), bool)
-    haze = np.zeros((n_t, rows, cols), np.float32)
-    ids = world.pools["pool_id"].to_numpy()
-    for t, cond in enumerate(world.conditions):
+    for t, (date, cond) in enumerate(zip(world.dates, world.conditions, strict=True)):
+        # the ground on the fine grid, averaged down area-weighted
+        spectra = seasonal_spectra(date)
+        refl = np.empty((6, rows, cols), np.float32)
+        scl = np.zeros((3, rows, cols), np.float32)
+        clear_map = np.zeros((rows, cols), np.uint8)
+        for blk in blocks:
+            r0, r1 = blk.r0, blk.r1
+            h = r1 - r0
+            if h not in out_index:
+                out_index[h] = ((np.arange(h * k) // k)[:, None] * cols
+                                + (np.arange(cols * k) // k)[None, :]).astype(np.int64)
+            out_idx = out_index[h]
+            fine = blk.background.copy()
+            feats = [(i, world.features[i]) for i in blk.features]
+            shapes = [(feat_shapes[i], int(f.covers[t])) for i, f in feats if f.covers[t] != 255]
+            if shapes:
+                rio_features.rasterize(shapes, out=fine, transform=blk.transform)
+            codes = [(feat_shapes[i], int(f.clearing[t])) for i, f in feats if f.clearing[t] != 0]
+            code_map = np.zeros(fine.shape, np.uint8)
+            if codes:
+                rio_features.rasterize(codes, out=code_map, transform=blk.transform)
+            frac = np.bincount((fine.astype(np.int64) * (h * cols) + out_idx).ravel(),
+                               minlength=n_cover * h * cols).reshape(n_cover, h, cols)
+            del fine
+            frac = frac.astype(np.float32) / (k * k)
+            refl[:, r0:r1] = np.einsum("chw,cb->bhw", frac, spectra)
+            scl[0, r0:r1] = frac[veg_idx].sum(0)
+            scl[2, r0:r1] = frac[water_idx].sum(0)
+            scl[1, r0:r1] = 1.0 - scl[0, r0:r1] - scl[2, r0:r1]
+            del frac
+            counts = np.bincount((code_map.astype(np.int64) * (h * cols) + out_idx).ravel(),
+                                 minlength=6 * h * cols).reshape(6, h, cols)
+            clear_map[r0:r1] = counts.argmax(0).astype(np.uint8)
+            del counts, code_map
+
+        # pools: exact fractions mixed into the ground
+        pool_fraction = np.zeros((rows, cols), np.float32)
+        pool_id = np.zeros((rows, cols), np.uint16)
         cover_all = np.zeros((rows, cols), np.float32)
         pool_refl = np.zeros((6, rows, cols), np.float32)
         best = np.zeros((rows, cols), np.float32)
@@ -304,44 +425,60 @@ def render(world: SynthWorld, grid: Grid, *, sensor: str = "sentinel2",
             cover_all[sl] += win
             pool_refl[:, sl[0], sl[1]] += win[None] * pspec[look][:, None, None]
             if look == PoolLook.DRAINED:
-                scl[t, 1][sl] += win
+                scl[1][sl] += win
                 continue
             if look == PoolLook.LINER:
-                scl[t, 1][sl] += win
+                scl[1][sl] += win
             else:
-                scl[t, 2][sl] += win
-            pool_fraction[t][sl] += win
+                scl[2][sl] += win
+            pool_fraction[sl] += win
             better = (win >= POOL_LABEL_MIN) & (win > best[sl])
-            pool_id[t][sl] = np.where(better, ids[i], pool_id[t][sl])
+            pool_id[sl] = np.where(better, ids[i], pool_id[sl])
             best[sl] = np.where(better, win, best[sl])
-        cover_all = np.clip(cover_all, 0, 1)
-        surface = (1 - cover_all)[None] * refl[t] + pool_refl
-        shade = hillshade(world.dem, cond.sun_azimuth, cond.sun_zenith).sample(wx, wy)
-        surface *= (shade * texture)[None]
+        del best
+        keep = 1 - np.clip(cover_all, 0, 1)
+        del cover_all
+
+        # light, atmosphere and sensor, band by band (same arithmetic as on the whole stack)
+        light = hillshade(world.dem, cond.sun_azimuth, cond.sun_zenith).sample(wx, wy)
+        light *= texture
+        cloud_opacity = np.zeros((rows, cols), np.float32)
+        shadow = np.zeros((rows, cols), np.float32)
         if cond.clouds is not None:
-            cloud_opacity[t] = cond.clouds.sample(wx, wy)
-            shadow[t] = cond.clouds.sample(wx, wy, *cond.shadow_shift)
-            surface *= 1 - shadow[t][None] * (1 - SHADOW_KEEP[:, None, None])
-        haze[t] = cond.haze * cond.haze_field.sample(wx, wy)
-        surface += HAZE[:, None, None] * haze[t][None]
-        alpha = cloud_opacity[t][None]
-        surface = (1 - alpha) * surface + alpha * CLOUD[:, None, None] * (
-            0.92 + 0.08 * coarse_tex[None])
-        gain = 1 + gain_sd * (cond.gain_z + platform_w * cond.platform_z)
-        offset = offset_sd * cond.offset_z
-        surface = surface * gain[:, None, None].astype(np.float32) + offset[:, None, None]
+            cloud_opacity = cond.clouds.sample(wx, wy)
+            shadow = cond.clouds.sample(wx, wy, *cond.shadow_shift)
+        haze = cond.haze * cond.haze_field.sample(wx, wy)
+        alpha = cloud_opacity
+        gain = (1 + gain_sd * (cond.gain_z + platform_w * cond.platform_z)).astype(np.float32)
+        offset = offset_sd * cond.offset_z  # float64: the surface turns float64 from here
         noise_rng = np.random.default_rng([world.seed, cond.seed])
-        surface += noise_rng.normal(0, noise_sd, surface.shape).astype(np.float32)
-        np.clip(surface, 0.0001, 1.0, out=surface)
+        nodata = np.zeros((rows, cols), bool)
         if cond.swath_edge is not None:
             a, b, c = cond.swath_edge
-            nodata[t] = a * wx + b * wy > c
-            surface[:, nodata[t]] = np.nan
-        refl[t] = surface
-    # pools sit on bare ground: rescale the mixed-cover fractions to sum to one
-    total = scl.sum(axis=1, keepdims=True)
-    scl /= np.where(total > 0, total, 1)
-    return Rendered(grid=grid, dates=tuple(world.dates), reflectance=refl,
-                    pool_fraction=pool_fraction, pool_id=pool_id, clearings=clear_map,
-                    cloud_opacity=cloud_opacity, shadow=shadow,
-                    nodata=nodata, scl_fractions=scl, haze=haze)
+            nodata = a * wx + b * wy > c
+        for band in range(6):
+            surface = keep * refl[band] + pool_refl[band]
+            surface *= light
+            if cond.clouds is not None:
+                surface *= 1 - shadow * (1 - SHADOW_KEEP[band])
+            surface += HAZE[band] * haze
+            surface = (1 - alpha) * surface + alpha * CLOUD[band] * cloud_tex
+            surface = surface * gain[band] + offset[band:band + 1]
+            # the noise stream runs band by band, row by row, as one (6, rows, cols) draw
+            for n0 in range(0, rows, noise_rows):
+                n1 = min(rows, n0 + noise_rows)
+                surface[n0:n1] += noise_rng.normal(0, noise_sd, (n1 - n0, cols)).astype(
+                    np.float32)
+            np.clip(surface, 0.0001, 1.0, out=surface)
+            surface[nodata] = np.nan
+            refl[band] = surface
+            del surface
+        del pool_refl, keep, light
+        # pools sit on bare ground: rescale the mixed-cover fractions to sum to one
+        total = scl.sum(axis=0, keepdims=True)
+        scl /= np.where(total > 0, total, 1)
+        del total
+        yield RenderedScene(grid=grid, t=t, date=date, reflectance=refl,
+                            pool_fraction=pool_fraction, pool_id=pool_id, clearings=clear_map,
+                            cloud_opacity=cloud_opacity, shadow=shadow, nodata=nodata,
+                            scl_fractions=scl, haze=haze)

@@ -37,7 +37,7 @@ from pyproj import CRS, Transformer
 from scipy import ndimage
 
 from minewatch.errors import ConfigError
-from minewatch.synth.render import Rendered
+from minewatch.synth.render import RenderedScene
 
 __all__ = ["LAYOUTS", "landsat_dn", "mgrs_tile", "s2_dn", "scl_from_truth", "write_scene"]
 
@@ -141,18 +141,18 @@ def _mean2x2(a: np.ndarray) -> np.ndarray:
         return np.nanmean(blocks, axis=(-3, -1))
 
 
-def scl_from_truth(r: Rendered, t: int) -> np.ndarray:
+def scl_from_truth(scene: RenderedScene) -> np.ndarray:
     """Sentinel-2 scene classification at half the grid resolution, from the truth.
 
     0 nodata, 3 cloud shadow, 4 vegetation, 5 bare (soil, roofs, liners), 6 water (incl. pools),
     8 cloud medium / 9 cloud high probability (optical depth < / >= 0.6), 10 thin cirrus
     (cloud pixels of optical depth < 0.25, the soft cloud edges).
     """
-    nodata = _mean2x2(r.nodata[t].astype(np.float32)) >= 0.5
-    cloud = _mean2x2(r.cloud[t].astype(np.float32)) >= 0.5
-    depth = _mean2x2(r.cloud_opacity[t])
-    shadow = _mean2x2(r.cloud_shadow[t].astype(np.float32)) >= 0.5
-    cover = _mean2x2(r.scl_fractions[t])
+    nodata = _mean2x2(scene.nodata.astype(np.float32)) >= 0.5
+    cloud = _mean2x2(scene.cloud.astype(np.float32)) >= 0.5
+    depth = _mean2x2(scene.cloud_opacity)
+    shadow = _mean2x2(scene.cloud_shadow.astype(np.float32)) >= 0.5
+    cover = _mean2x2(scene.scl_fractions)
     scl = np.array([4, 5, 6], np.uint8)[np.nan_to_num(cover).argmax(axis=0)]
     scl[shadow] = 3
     scl[cloud] = np.where(depth[cloud] >= 0.6, 9, np.where(depth[cloud] < 0.25, 10, 8))
@@ -160,8 +160,8 @@ def scl_from_truth(r: Rendered, t: int) -> np.ndarray:
     return scl
 
 
-def _qa_pixel(r: Rendered, t: int) -> np.ndarray:
-    cloud, shadow, nodata = r.cloud[t], r.cloud_shadow[t], r.nodata[t]
+def _qa_pixel(scene: RenderedScene) -> np.ndarray:
+    cloud, shadow, nodata = scene.cloud, scene.cloud_shadow, scene.nodata
     dilated = ndimage.binary_dilation(cloud, iterations=2) & ~cloud
     qa = np.full(cloud.shape, 1 << 6, np.uint16)  # clear
     qa[dilated] = (1 << 1)
@@ -171,8 +171,8 @@ def _qa_pixel(r: Rendered, t: int) -> np.ndarray:
     return qa
 
 
-def _udm2(r: Rendered, t: int, haze: np.ndarray) -> np.ndarray:
-    cloud, shadow, nodata = r.cloud[t], r.cloud_shadow[t], r.nodata[t]
+def _udm2(scene: RenderedScene) -> np.ndarray:
+    cloud, shadow, nodata, haze = scene.cloud, scene.cloud_shadow, scene.nodata, scene.haze
     udm = np.zeros((8, *cloud.shape), np.uint8)
     light_haze = (haze >= 0.15) & ~cloud & ~shadow & ~nodata
     udm[0] = ~cloud & ~shadow & ~nodata & ~light_haze
@@ -185,14 +185,14 @@ def _udm2(r: Rendered, t: int, haze: np.ndarray) -> np.ndarray:
     return udm
 
 
-def write_scene(r: Rendered, t: int, out_dir: Path, layout: str, *,
+def write_scene(scene: RenderedScene, out_dir: Path, layout: str, *,
                 seed: int = 0) -> tuple[Path, ...]:
-    """Write date ``t`` of ``r`` in ``layout`` under ``out_dir``; return the files written."""
+    """Write one rendered date in ``layout`` under ``out_dir``; return the files written."""
     if layout not in LAYOUTS:
         raise ConfigError(f"layout {layout!r} unknown; use one of {', '.join(LAYOUTS)}")
-    grid = r.grid
-    date = pd.Timestamp(r.dates[t])
-    refl = r.reflectance[t]
+    grid, t = scene.grid, scene.t
+    date = pd.Timestamp(scene.date)
+    refl = scene.reflectance
     crs, tf = grid.crs, grid.transform
     day = f"{date:%Y%m%d}"
     rng = np.random.default_rng([seed, t, 7])
@@ -219,7 +219,7 @@ def write_scene(r: Rendered, t: int, out_dir: Path, layout: str, *,
             written.append(_write(folder / f"{name}.tif", s2_dn(band, date), crs=crs,
                                   transform=tf if i < 4 else tf20, nodata=0,
                                   descriptions=(name,), tags=tags, options=_COG))
-        written.append(_write(folder / "SCL.tif", scl_from_truth(r, t), crs=crs, transform=tf20,
+        written.append(_write(folder / "SCL.tif", scl_from_truth(scene), crs=crs, transform=tf20,
                               nodata=0, descriptions=("SCL",), tags=_tags(date, "sentinel2"),
                               options=_COG))
     elif layout == "sentinel2_gee":
@@ -238,7 +238,7 @@ def write_scene(r: Rendered, t: int, out_dir: Path, layout: str, *,
             written.append(_write(out_dir / product / f"{product}_{name}.TIF", landsat_dn(band),
                                   crs=crs, transform=tf, nodata=0, descriptions=(name,),
                                   tags=tags, options=_GTIFF))
-        written.append(_write(out_dir / product / f"{product}_QA_PIXEL.TIF", _qa_pixel(r, t),
+        written.append(_write(out_dir / product / f"{product}_QA_PIXEL.TIF", _qa_pixel(scene),
                               crs=crs, transform=tf, nodata=1, descriptions=("QA_PIXEL",),
                               tags=tags, options=_GTIFF))
     elif layout == "planetscope":
@@ -250,7 +250,7 @@ def write_scene(r: Rendered, t: int, out_dir: Path, layout: str, *,
         written.append(_write(out_dir / f"{stem}_AnalyticMS_SR.tif", dn, crs=crs, transform=tf,
                               nodata=0, descriptions=("blue", "green", "red", "nir"), tags=tags,
                               options=_GTIFF))
-        written.append(_write(out_dir / f"{stem}_udm2.tif", _udm2(r, t, r.haze[t]), crs=crs,
+        written.append(_write(out_dir / f"{stem}_udm2.tif", _udm2(scene), crs=crs,
                               transform=tf, nodata=None,
                               descriptions=("clear", "snow", "shadow", "light_haze",
                                             "heavy_haze", "cloud", "confidence", "udm1"),
@@ -265,24 +265,24 @@ def write_scene(r: Rendered, t: int, out_dir: Path, layout: str, *,
     return tuple(written)
 
 
-def write_truth_rasters(r: Rendered, t: int, truth_dir: Path) -> dict[str, Path]:
-    """Write the per-date truth rasters of date ``t``; return them by name."""
-    date = pd.Timestamp(r.dates[t])
+def write_truth_rasters(scene: RenderedScene, truth_dir: Path) -> dict[str, Path]:
+    """Write the truth rasters of one rendered date; return them by name."""
+    date = pd.Timestamp(scene.date)
     day = f"{date:%Y%m%d}"
-    crs, tf = r.grid.crs, r.grid.transform
+    crs, tf = scene.grid.crs, scene.grid.transform
     tags = {"ACQUISITION_DATE": f"{date:%Y-%m-%d}"}
     out = {
-        "pools": _write(truth_dir / f"pools_{day}.tif", r.pool_id[t], crs=crs, transform=tf,
+        "pools": _write(truth_dir / f"pools_{day}.tif", scene.pool_id, crs=crs, transform=tf,
                         nodata=None, descriptions=("pool_id",), tags=tags, options=_GTIFF),
-        "pool_fraction": _write(truth_dir / f"pool_fraction_{day}.tif", r.pool_fraction[t],
+        "pool_fraction": _write(truth_dir / f"pool_fraction_{day}.tif", scene.pool_fraction,
                                 crs=crs, transform=tf, nodata=None,
                                 descriptions=("pool_fraction",), tags=tags,
                                 options=dict(_GTIFF, predictor=3)),
-        "clearings": _write(truth_dir / f"clearings_{day}.tif", r.clearings[t], crs=crs,
+        "clearings": _write(truth_dir / f"clearings_{day}.tif", scene.clearings, crs=crs,
                             transform=tf, nodata=None, descriptions=("clearing_code",),
                             tags=tags | {"CODES": "0 none, 1 mining, 2 swidden, 3 landslide, "
                                                   "4 settlement, 5 road"}, options=_GTIFF),
-        "valid": _write(truth_dir / f"valid_{day}.tif", r.valid[t], crs=crs, transform=tf,
+        "valid": _write(truth_dir / f"valid_{day}.tif", scene.valid, crs=crs, transform=tf,
                         nodata=None, descriptions=("valid",), tags=tags, options=_GTIFF),
     }
     return out
