@@ -743,12 +743,27 @@ def track_sites(
         for j, kids in children.items():
             events.append((t, "split", live[j], kids))
 
+        # A site seen only in part (cloud over the rest of its last outline) keeps the clouded
+        # part in the outline it is matched by: otherwise the hidden ends would come back as
+        # new sites once the outline shrank to the visible part. Its observed fraction is
+        # taken over that outline (the hull of what was seen plus the clouded part).
+        prev = [None if not g else g[0].polygon if len(g) == 1
+                else shapely.union_all([tr.polygon for tr in g]) for g in groups]
+        known = [i for i in range(n_det) if prev[i] is not None]
+        partly: set[int] = set()
+        clouded: set[int] = set()  # any pixel of the last outline unobserved
+        if observer is not None and known:
+            f_prev = observer.fractions([prev[i] for i in known], crs, days[t])
+            partly = {i for i, f in zip(known, f_prev.tolist(), strict=True) if f < 0.999}
+            clouded = {i for i, f in zip(known, f_prev.tolist(), strict=True) if f < 1.0}
         # A site seen only in part still holds the members it had when last seen that now
         # lie (mostly) under invalid pixels and that no detection of this date overlaps:
-        # nobody can see them gone, so they are carried into this date's count.
-        carried = (_hidden_members(groups, observer, crs, days[t], p_geom, c_geom,
-                                   p_geom[ip], c_geom[ic])
-                   if observer is not None else [[] for _ in range(n_det)])
+        # nobody can see them gone, so they are carried into this date's count. (Only sites
+        # whose last outline is not wholly observed can hold such members.)
+        carried = (_hidden_members([g if i in clouded else [] for i, g in enumerate(groups)],
+                                   observer, crs, days[t], p_geom, c_geom, p_geom[ip],
+                                   c_geom[ic])
+                   if clouded else [[] for _ in range(n_det)])
         car_n = np.round(np.array([sum(p_count[r] for is_p, r, _ in c if is_p)
                                    for c in carried], dtype=float))
         car_pa = np.array([sum(p_area[r] for is_p, r, _ in c if is_p) for c in carried],
@@ -765,17 +780,6 @@ def track_sites(
                         or (tot_area[i] > ratio * a_ref and tot_area[i] > a_ref)):
                     status[i] = "expanded"
 
-        # A site seen only in part (cloud over the rest of its last outline) keeps the clouded
-        # part in the outline it is matched by: otherwise the hidden ends would come back as
-        # new sites once the outline shrank to the visible part. Its observed fraction is
-        # taken over that outline (the hull of what was seen plus the clouded part).
-        prev = [None if not g else g[0].polygon if len(g) == 1
-                else shapely.union_all([tr.polygon for tr in g]) for g in groups]
-        known = [i for i in range(n_det) if prev[i] is not None]
-        partly: set[int] = set()
-        if observer is not None and known:
-            f_prev = observer.fractions([prev[i] for i in known], crs, days[t])
-            partly = {i for i, f in zip(known, f_prev.tolist(), strict=True) if f < 0.999}
         outlines = [shapely.union(prev[i], hulls[i]) if i in partly else hulls[i]
                     for i in range(n_det)]
         obs_det = (observer.fractions(outlines, crs, days[t]) if observer is not None
