@@ -10,7 +10,9 @@ call (sorted by centroid y, then x).
 :func:`track_sites` (all dates): groups each date the same way and matches the groups, through
 the spatial index again, against the last known polygon of every site still tracked, giving
 stable IDs, a status per site and date (``new``, ``active``, ``expanded``, ``inactive``,
-``unobserved``), merges and splits, and persistence flags. Rules in ``docs/sites.md``.
+``unobserved``), merges and splits, and persistence flags. A site seen only in part (cloud or
+nodata over the rest) carries the pools and clearings it held when last seen that now lie
+under invalid pixels. Rules in ``docs/sites.md``.
 """
 
 from __future__ import annotations
@@ -585,9 +587,15 @@ def track_sites(
         (:data:`HISTORY_COLUMNS`): ``status`` in :data:`STATUSES` — ``new`` (first date),
         ``active``, ``expanded`` (pools or area above ``expanded_ratio`` × its value on the
         last date seen), ``inactive`` (observed, absent), ``unobserved``; ``n_pools``,
-        ``pool_area_m2``, ``cleared_area_m2`` (0 when not seen), ``observed_fraction`` (of its
-        hull that date, or of its last known polygon when not seen). ``events``
-        (:data:`EVENT_COLUMNS`). ``pools``/``clearings`` with ``site_id``; ``dates``.
+        ``pool_area_m2``, ``cleared_area_m2`` (0 when not seen; a site seen only in part
+        includes the members it carries, below), ``observed_fraction`` (of its hull that
+        date, joined with its last known outline when that is partly unobserved; of its last
+        known outline when not seen), ``n_pools_carried``, ``cleared_area_m2_carried`` (m²).
+        ``events`` (:data:`EVENT_COLUMNS`). ``pools``/``clearings`` with ``site_id``;
+        ``dates``; ``carried_pools``/``carried_clearings``: the members a site seen only in
+        part carries — those it held when last seen whose polygon is now less than half
+        observed in ``valid`` and overlaps no detection of the date — one row per member
+        and date carried into, with ``last_seen``.
 
     Raises
     ------
