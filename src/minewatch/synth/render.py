@@ -22,7 +22,7 @@ from rasterio import features as rio_features
 from shapely.geometry import mapping
 
 from minewatch.errors import ConfigError
-from minewatch.synth._fields import hillshade
+from minewatch.synth._fields import Field, hillshade
 from minewatch.synth.layout import SynthWorld
 from minewatch.synth.spectra import (
     CLOUD,
@@ -217,6 +217,34 @@ def _to_grid_crs(geoms, transformer) -> list:
     return out
 
 
+class _Centres:
+    """Output pixel centres in world coordinates, for sampling the smooth fields.
+
+    On a grid in the world CRS they are a product of one row and one column of coordinates,
+    and fields are sampled separably (:meth:`Field.sample_grid`, same numbers as
+    :meth:`Field.sample`); otherwise every centre is reprojected.
+    """
+
+    def __init__(self, grid: Grid, to_world) -> None:
+        rows, cols = grid.shape
+        res = grid.resolution
+        xs = grid.transform.c + (np.arange(cols) + 0.5) * res
+        ys = grid.transform.f - (np.arange(rows) + 0.5) * res
+        self.separable = to_world is None
+        if self.separable:
+            self.xs, self.ys = xs, ys
+            self.x, self.y = xs[None, :], ys[:, None]
+        else:
+            wx, wy = to_world.transform(*np.meshgrid(xs, ys))
+            self.x, self.y = np.asarray(wx), np.asarray(wy)
+
+    def sample(self, field: Field, dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
+        """``field`` at every pixel centre (shifted by ``-dx, -dy``), (rows, cols) float32."""
+        if self.separable:
+            return field.sample_grid(self.xs, self.ys, dx, dy)
+        return field.sample(self.x, self.y, dx, dy)
+
+
 def pool_fractions(geoms, grid: Grid) -> list[tuple[int, int, np.ndarray]]:
     """Exact area fraction of each pool in each output pixel: (row0, col0, window) per pool."""
     res = grid.resolution
@@ -317,11 +345,10 @@ def _fine_blocks(world: SynthWorld, grid: Grid, k: int, block_rows: int, to_worl
         fine_tf = Affine(fine_res, 0, grid.transform.c, 0, -fine_res, top)
         fx = grid.transform.c + (np.arange(cols * k) + 0.5) * fine_res
         fy = top - (np.arange(h * k) + 0.5) * fine_res
-        fxx, fyy = np.meshgrid(fx, fy)
-        if to_world is not None:
-            fxx, fyy = to_world.transform(fxx, fyy)
-        noise = world.cover_noise.sample(fxx, fyy)
-        del fxx, fyy
+        if to_world is None:
+            noise = world.cover_noise.sample_grid(fx, fy)
+        else:
+            noise = world.cover_noise.sample(*to_world.transform(*np.meshgrid(fx, fy)))
         background = np.full(noise.shape, Cover.FOREST, np.uint8)
         background[noise > 1.0] = Cover.SHRUB
         background[noise > 1.9] = Cover.GRASS
@@ -342,11 +369,7 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
     to_grid = _reprojector(world.crs, grid.crs)
     to_world = _reprojector(grid.crs, world.crs)
 
-    # pixel centres in world coordinates, for the smooth fields
-    gx, gy = grid.centres()
-    wx, wy = (gx, gy) if to_world is None else to_world.transform(gx, gy)
-    wx, wy = np.asarray(wx), np.asarray(wy)
-    del gx, gy
+    centres = _Centres(grid, to_world)  # pixel centres in world coordinates
 
     # pools: exact fractions, once
     pool_geoms = _to_grid_crs(world.pools.geometry.to_numpy(), to_grid)
@@ -366,8 +389,8 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
     water_idx = [int(c) for c in WATER]
     n_cover = len(Cover)
 
-    coarse_tex = world.texture[0].sample(wx, wy)
-    fine_tex = world.texture[1].sample(wx, wy)
+    coarse_tex = centres.sample(world.texture[0])
+    fine_tex = centres.sample(world.texture[1])
     texture = 1.0 + 0.08 * coarse_tex + 0.08 * min(1.0, 2.0 / res) * fine_tex
     del fine_tex
     cloud_tex = 0.92 + 0.08 * coarse_tex
@@ -440,14 +463,14 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
         del cover_all
 
         # light, atmosphere and sensor, band by band (same arithmetic as on the whole stack)
-        light = hillshade(world.dem, cond.sun_azimuth, cond.sun_zenith).sample(wx, wy)
+        light = centres.sample(hillshade(world.dem, cond.sun_azimuth, cond.sun_zenith))
         light *= texture
         cloud_opacity = np.zeros((rows, cols), np.float32)
         shadow = np.zeros((rows, cols), np.float32)
         if cond.clouds is not None:
-            cloud_opacity = cond.clouds.sample(wx, wy)
-            shadow = cond.clouds.sample(wx, wy, *cond.shadow_shift)
-        haze = cond.haze * cond.haze_field.sample(wx, wy)
+            cloud_opacity = centres.sample(cond.clouds)
+            shadow = centres.sample(cond.clouds, *cond.shadow_shift)
+        haze = cond.haze * centres.sample(cond.haze_field)
         alpha = cloud_opacity
         gain = (1 + gain_sd * (cond.gain_z + platform_w * cond.platform_z)).astype(np.float32)
         offset = offset_sd * cond.offset_z  # float64: the surface turns float64 from here
@@ -455,7 +478,7 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
         nodata = np.zeros((rows, cols), bool)
         if cond.swath_edge is not None:
             a, b, c = cond.swath_edge
-            nodata = a * wx + b * wy > c
+            nodata = a * centres.x + b * centres.y > c
         for band in range(6):
             surface = keep * refl[band] + pool_refl[band]
             surface *= light
