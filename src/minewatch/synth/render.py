@@ -327,7 +327,11 @@ class _Block:
     r1: int
     transform: Affine
     background: np.ndarray
+    """(rows × k, cols × k) uint8 :class:`Cover` of the fine cells where no feature is drawn."""
+    counts: dict[int, np.ndarray]
+    """Fine cells of each background cover in each output pixel, (rows, cols) uint16."""
     features: np.ndarray
+    """Indices of the features whose bounding box reaches the block."""
 
 
 def _fine_blocks(world: SynthWorld, grid: Grid, k: int, block_rows: int, to_world,
@@ -353,12 +357,37 @@ def _fine_blocks(world: SynthWorld, grid: Grid, k: int, block_rows: int, to_worl
         background[noise > 1.0] = Cover.SHRUB
         background[noise > 1.9] = Cover.GRASS
         del noise
+        counts = {int(c): (background == c).reshape(h, k, cols * k).sum(axis=1, dtype=np.uint16)
+                  .reshape(h, cols, k).sum(axis=2, dtype=np.uint16)
+                  for c in (Cover.FOREST, Cover.SHRUB, Cover.GRASS)}
         # features whose bounding box reaches the block (the others cannot burn a fine cell)
         bottom = grid.transform.f - r1 * res
         near = np.flatnonzero((feat_bounds[:, 0] <= xmax) & (feat_bounds[:, 2] >= xmin)
                               & (feat_bounds[:, 1] <= top) & (feat_bounds[:, 3] >= bottom))
-        blocks.append(_Block(r0, r1, fine_tf, background, near))
+        blocks.append(_Block(r0, r1, fine_tf, background, counts, near))
     return blocks
+
+
+def _cells_hit(fine: np.ndarray, h: int, k: int,
+               cols: int) -> tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray | None]:
+    """Output pixels with a non-zero fine cell, and their (n, k, k) fine cells."""
+    # two one-axis reductions: much faster than one over axes (1, 3)
+    hit = np.nonzero(fine.reshape(h, k, cols * k).max(axis=1).reshape(h, cols, k).max(axis=2))
+    if len(hit[0]) == 0:
+        return None, None
+    return hit, _cells_at(fine, hit, h, k, cols)
+
+
+def _cells_at(fine: np.ndarray, hit: tuple[np.ndarray, np.ndarray], h: int, k: int,
+              cols: int) -> np.ndarray:
+    return fine.reshape(h, k, cols, k)[hit[0], :, hit[1], :]
+
+
+def _count_classes(cells: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n_classes, n) fine cells of each class among each pixel's (k, k) cells."""
+    n = len(cells)
+    index = cells.astype(np.int64) * n + np.arange(n)[:, None, None]
+    return np.bincount(index.ravel(), minlength=n_classes * n).reshape(n_classes, n)
 
 
 def _scenes(world: SynthWorld, grid: Grid, sensor: str,
@@ -383,7 +412,6 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
     feat_bounds = (shapely.bounds(np.asarray(feat_geoms, dtype=object)) if feat_geoms
                    else np.zeros((0, 4)))
     blocks = _fine_blocks(world, grid, k, block_rows, to_world, feat_bounds)
-    out_index: dict[int, np.ndarray] = {}  # output pixel of each fine cell, per block height
 
     veg_idx = [int(c) for c in VEGETATION]
     water_idx = [int(c) for c in WATER]
@@ -407,32 +435,36 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
         for blk in blocks:
             r0, r1 = blk.r0, blk.r1
             h = r1 - r0
-            if h not in out_index:
-                out_index[h] = ((np.arange(h * k) // k)[:, None] * cols
-                                + (np.arange(cols * k) // k)[None, :]).astype(np.int64)
-            out_idx = out_index[h]
-            fine = blk.background.copy()
             feats = [(i, world.features[i]) for i in blk.features]
-            shapes = [(feat_shapes[i], int(f.covers[t])) for i, f in feats if f.covers[t] != 255]
+            # features drawn on an empty layer (cover + 1, 0: none); only the output pixels
+            # they reach are recounted, the others keep the background's counts
+            shapes = [(feat_shapes[i], int(f.covers[t]) + 1) for i, f in feats
+                      if f.covers[t] != 255]
+            drawn = np.zeros(blk.background.shape, np.uint8)
             if shapes:
-                rio_features.rasterize(shapes, out=fine, transform=blk.transform)
-            codes = [(feat_shapes[i], int(f.clearing[t])) for i, f in feats if f.clearing[t] != 0]
-            code_map = np.zeros(fine.shape, np.uint8)
-            if codes:
-                rio_features.rasterize(codes, out=code_map, transform=blk.transform)
-            frac = np.bincount((fine.astype(np.int64) * (h * cols) + out_idx).ravel(),
-                               minlength=n_cover * h * cols).reshape(n_cover, h, cols)
-            del fine
-            frac = frac.astype(np.float32) / (k * k)
+                rio_features.rasterize(shapes, out=drawn, transform=blk.transform)
+            frac = np.zeros((n_cover, h, cols), np.float32)
+            for c, n in blk.counts.items():
+                frac[c] = n
+            hit, cells = _cells_hit(drawn, h, k, cols)
+            if hit is not None:
+                cells = np.where(cells > 0, cells - 1, _cells_at(blk.background, hit, h, k, cols))
+                frac[:, hit[0], hit[1]] = _count_classes(cells, n_cover)
+            del drawn, cells
+            frac /= k * k
             refl[:, r0:r1] = np.einsum("chw,cb->bhw", frac, spectra)
             scl[0, r0:r1] = frac[veg_idx].sum(0)
             scl[2, r0:r1] = frac[water_idx].sum(0)
             scl[1, r0:r1] = 1.0 - scl[0, r0:r1] - scl[2, r0:r1]
             del frac
-            counts = np.bincount((code_map.astype(np.int64) * (h * cols) + out_idx).ravel(),
-                                 minlength=6 * h * cols).reshape(6, h, cols)
-            clear_map[r0:r1] = counts.argmax(0).astype(np.uint8)
-            del counts, code_map
+            codes = [(feat_shapes[i], int(f.clearing[t])) for i, f in feats if f.clearing[t] != 0]
+            if codes:
+                code_map = np.zeros(blk.background.shape, np.uint8)
+                rio_features.rasterize(codes, out=code_map, transform=blk.transform)
+                hit, cells = _cells_hit(code_map, h, k, cols)
+                if hit is not None:  # majority code (ties: the lowest), as argmax over counts
+                    clear_map[r0:r1][hit] = _count_classes(cells, 6).argmax(0).astype(np.uint8)
+                del code_map, cells
 
         # pools: exact fractions mixed into the ground
         pool_fraction = np.zeros((rows, cols), np.float32)
