@@ -21,6 +21,7 @@ real product has it).
 
     python benchmarks/accuracy_pools.py                       # report, seeds 100–109
     python benchmarks/accuracy_pools.py --only sentinel2 --swir-10m   # diagnostic 10 m SWIR
+    python benchmarks/accuracy_pools.py --sample-archive sample_tiles/sentinel2_10m
     python benchmarks/accuracy_pools.py --seeds 0-9 --fit     # fit the confidence model
     python benchmarks/accuracy_pools.py --only planetscope --seeds 0-2
 """
@@ -35,6 +36,7 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from scipy import ndimage, optimize
 
 from minewatch.config import DetectionConfig
@@ -368,7 +370,13 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a PoolConfig field of the preset (Python literal), "
                              "e.g. --set 'unmixing_bands=()' for the earlier 6-band unmixing")
+    parser.add_argument("--sample-archive", metavar="PATH",
+                        help="only pools per date on this written archive with truth/ "
+                             "(e.g. sample_tiles/sentinel2_10m)")
     args = parser.parse_args()
+    if args.sample_archive:
+        sample_archive(args.sample_archive)
+        return
     seeds = _seeds(args.seeds)
     swir = "10 m render (diagnostic)" if args.swir_10m else "20 m, bilinear to 10 m (as L2A)"
     print(f"seeds {seeds[0]}–{seeds[-1]}; sentinel2 SWIR: {swir}")
@@ -405,6 +413,38 @@ def main() -> None:
                                  .astype(int))
         report(preset, det, truth, sites, km2, seconds, wall, min_conf)
         reliability(det)
+
+
+def sample_archive(root: str) -> None:
+    """Pools per date on a written archive with a ``truth/truth.gpkg`` (e.g. the Sentinel-2
+    L2A sample, ``sample_tiles/sentinel2_10m``: sites on real Pang War pool positions), read
+    by ``load_stack`` as ``analyze`` reads it; preset of the sensor. Truth: pools present that
+    day (``first_date`` ≤ day ≤ ``last_date``) with their centroid in the grid, clouded or
+    not; "hit" = share of them overlapped by a detection."""
+    import minewatch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stack = minewatch.load_stack(root, chunks=None)
+    truth = gpd.read_file(f"{root}/truth/truth.gpkg", layer="pools").to_crs(stack.rio.crs)
+    first = pd.to_datetime(truth["first_date"], errors="coerce")
+    last = pd.to_datetime(truth["last_date"], errors="coerce")
+    grid = shapely.box(*stack.rio.bounds())
+    print(f"\n=== {root}: pools per date (detect_pools, preset of the sensor) ===")
+    for t in range(stack.sizes["time"]):
+        scene = stack.isel(time=t)
+        scene.attrs["sensor"] = str(np.atleast_1d(stack["sensor"].values)[t])
+        day = pd.Timestamp(stack["time"].values[t]).normalize()
+        present = truth[(first.isna() | (first <= day)) & (last.isna() | (last >= day))
+                        & truth.centroid.within(grid).to_numpy()]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            det = detect_pools(scene)
+        hit = (present.intersects(det.union_all()).mean() if len(det) and len(present)
+               else 0.0)
+        valid = float(scene.notnull().all("band").mean())
+        print(f"{day:%Y-%m-%d}  valid {valid:.0%}  truth {len(present)}  objects {len(det)}  "
+              f"n_pools {int(det['n_pools'].sum()) if len(det) else 0}  truth hit {hit:.2f}")
 
 
 def _f1(det, n_true, c):
