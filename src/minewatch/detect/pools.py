@@ -4,7 +4,7 @@
 method              bands it needs                              used when
 ==================  ==========================================  =============================
 ``multispectral``   blue, green, red, nir (+ swir1, swir2 used   Sentinel-2, Landsat,
-                    when present)                               PlanetScope (``auto`` with NIR)
+                    when present and in ``unmixing_bands``)     PlanetScope (``auto`` with NIR)
 ``rgb``             blue, green, red                            plain RGB (``auto`` without
                                                                 NIR), or asked for
 ==================  ==========================================  =============================
@@ -15,7 +15,9 @@ Pipeline (:func:`detect_pools`):
    with pool-like pixels left out) and a small library of pool materials (turquoise, blue,
    milky, dark and brown leachate, and the empty blue liner): evidence ≈ the pool's fraction of
    the pixel (0–1) times how well the material fits. Sub-pixel: a 10 m pixel a third covered
-   by a 6 m pool scores about 1/3. NaN pixels and a buffer around them score 0.
+   by a 6 m pool scores about 1/3. NaN pixels and a buffer around them score 0. The fit uses
+   ``PoolConfig.unmixing_bands`` (the ``sentinel2`` preset: the four 10 m bands, because
+   L2A delivers SWIR at 20 m and a resampled 20 m band smears a pool over 4–9 pixels).
 2. :func:`segment_pools` — evidence ≥ ``evidence_threshold`` → optional opening →
    connected components (:func:`minewatch.detect.vectorize.label_objects`) → per-object
    filters: peak evidence, evidence-weighted area, elongation (streams, roads), background
