@@ -35,6 +35,7 @@ import math
 import os
 import platform
 import re
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -334,13 +335,83 @@ def _empty_like(frame: gpd.GeoDataFrame | None, crs: Any, columns: Sequence[str]
 # per-date detection, cached
 # --------------------------------------------------------------------------------------------
 
-def _pools_and_valid(scene: xr.DataArray, cfg: DetectionConfig
+def _pools_and_valid(scene: xr.DataArray, cfg: DetectionConfig, layers_file: Path | None = None
                      ) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """Pools and the valid mask of one date (runs as one task, on a worker when distributed)."""
+    """Pools and the valid mask of one date (runs as one task, on a worker when distributed);
+    with ``layers_file``, also writes the date's layers for clearing detection there."""
     from minewatch.detect import detect_pools
 
     valid = scene.notnull().all("band").values
-    return detect_pools(scene, cfg), valid
+    pools = detect_pools(scene, cfg)
+    if layers_file is not None:
+        _write_layers(scene, cfg, layers_file)
+    return pools, valid
+
+
+# Clearing detection at a date needs the vegetation and bare-soil indices of the dates of its
+# window (ClearingConfig.window_dates each side) and the reflectance of that date. Computing
+# them from the stack for every date's window reads and reprojects each scene up to
+# 2 × window + 1 times and recomputes its indices as often, which made the run grow faster
+# than the number of dates. Instead each date's reflectance and raw indices are written once,
+# as one float32 .npy (band layers, then vegetation and bare index), by the task that detects
+# its pools; the clearing tasks memory-map the files of their window. .npy and not GeoTIFF:
+# these are private, uncompressed, memory-mapped scratch arrays, never published.
+
+#: Above this many pixels per date, clearings are computed on the dask-backed stack instead
+#: (memory: a clearing task holds ~2 × (2 × window + 1) index layers of the whole grid).
+_LAYERS_MAX_PIXELS = 25_000_000
+
+
+def _write_layers(scene: xr.DataArray, cfg: DetectionConfig, path: Path) -> None:
+    from minewatch.detect._clearing_pixels import date_index_layers
+    from minewatch.io.write import atomic_path
+
+    veg, bare, _, _ = date_index_layers(scene.expand_dims("time"), cfg.clearings)
+    layers = np.concatenate([np.asarray(scene.values, np.float32),
+                             np.asarray(veg.values, np.float32),
+                             np.asarray(bare.values, np.float32)])
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, layers)
+
+
+def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
+                        cfg: DetectionConfig) -> Any:
+    """:class:`~minewatch.detect._clearing_pixels.Indices` of the dates of ``files`` (layers of
+    :func:`_write_layers`), with the reflectance of date ``t``; and the (time, y, x) template
+    carrying their dates, grid and CRS."""
+    from minewatch.detect._clearing_pixels import indices_from_layers
+
+    arrays = [np.load(f, mmap_mode="r") for f in files]
+    bands = grid["bands"]
+    nb = len(bands)
+    coords = {"time": grid["window"], "y": grid["y"], "x": grid["x"]}
+
+    def cube(k: int) -> xr.DataArray:
+        out = xr.DataArray(np.stack([a[k] for a in arrays]), dims=("time", "y", "x"),
+                           coords=coords)
+        return out.rio.write_crs(grid["crs"]).rio.write_transform(grid["transform"])
+
+    veg, bare = cube(nb), cube(nb + 1)
+    sample = None
+    if cfg.clearings.normalize_dates:
+        s = cfg.clearings.normalization_stride_px
+        blue = bands.index("blue") if "blue" in bands else nb
+        sample = np.stack([np.stack([np.asarray(a[k, ::s, ::s]) for a in arrays])
+                           for k in (nb, nb + 1, blue)])
+    one = xr.DataArray(np.asarray(arrays[t][:nb]), dims=("band", "y", "x"),
+                       coords={"band": bands, "y": grid["y"], "x": grid["x"]})
+    one = one.rio.write_crs(grid["crs"]).rio.write_transform(grid["transform"])
+    return indices_from_layers(veg, bare, sample, one, t, cfg.clearings), veg
+
+
+def _clearings_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
+                          cfg: DetectionConfig, pools: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Clearings of the date ``t`` of the window ``files`` (one task; same result as
+    :func:`~minewatch.detect.detect_clearings` on the stack, tested)."""
+    from minewatch.detect.clearings import clearings_at
+
+    ix, template = _indices_from_files(files, t, grid, cfg)
+    return clearings_at(template, t, cfg.clearings, pools, ix)
 
 
 def _parallel_slots() -> int:
@@ -354,14 +425,18 @@ def _parallel_slots() -> int:
 
 
 def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
-                  progress: bool) -> tuple[list[gpd.GeoDataFrame], list[gpd.GeoDataFrame],
-                                           np.ndarray, list[str]]:
+                  progress: bool, scratch: Path | None = None
+                  ) -> tuple[list[gpd.GeoDataFrame], list[gpd.GeoDataFrame], np.ndarray,
+                             list[str], list[Path] | None]:
     """Pools, clearings and valid masks per date; reuses ``cache`` entries with the same key.
 
     Pools depend on one date only: the dates not cached are detected several at a time (one
     dask task each: on the cluster's workers when a ``dask.distributed`` client is active),
     in batches as large as the number of worker threads, so memory stays at a few dates.
-    Clearings need neighbouring dates and run date by date, parallel inside each date.
+    With a grid of at most ``_LAYERS_MAX_PIXELS`` pixels, each pool task also writes its
+    date's layers (``layers-*.npy``, in ``cache`` or else in ``scratch``) and the clearings of
+    the dates run the same way, several at a time, from those files; the files are returned.
+    Larger grids: clearings date by date on the dask-backed stack, parallel inside each date.
     """
     import dask
 
@@ -384,6 +459,15 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
 
         bar = tqdm(total=2 * len(times), desc="detect", unit="step")
 
+    from_files = (len(times) >= 2 and (cache is not None or scratch is not None)
+                  and stack.sizes["y"] * stack.sizes["x"] <= _LAYERS_MAX_PIXELS)
+    layer_files: list[Path] = []
+    if from_files:
+        for t in range(len(times)):
+            key = _key(_CACHE_VERSION, "layers", config, grid, dated[t])[:16]
+            layer_files.append((cache if cache is not None else scratch) / dated[t][0]
+                               / f"layers-{key}.npy")
+
     def files(t: int) -> tuple[Path | None, Path | None, Path | None]:
         if cache is None:
             return None, None, None
@@ -401,7 +485,8 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
     todo = []
     for t in range(len(times)):
         pools_file, valid_file, _ = files(t)
-        if pools_file is not None and pools_file.exists() and valid_file.exists():
+        if (pools_file is not None and pools_file.exists() and valid_file.exists()
+                and (not from_files or layer_files[t].exists())):
             pools_by_t[t] = gpd.read_parquet(pools_file)
             valid_by_t[t] = _read_bool_tif(valid_file)
             if bar is not None:
@@ -411,7 +496,13 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
     batch = _parallel_slots()
     for start in range(0, len(todo), batch):
         chunk = todo[start:start + batch]
-        tasks = [dask.delayed(_pools_and_valid)(stack.isel(time=t), cfg) for t in chunk]
+        tasks = []
+        for t in chunk:
+            layers_file = None
+            if from_files:
+                layers_file = layer_files[t]
+                layers_file.parent.mkdir(parents=True, exist_ok=True)
+            tasks.append(dask.delayed(_pools_and_valid)(stack.isel(time=t), cfg, layers_file))
         for t, (pools, valid) in zip(chunk, dask.compute(*tasks), strict=True):
             pools_file, valid_file, _ = files(t)
             if pools_file is not None:
@@ -422,29 +513,59 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
             if bar is not None:
                 bar.update(1)
 
-    # ---- clearings, date by date (each needs its neighbouring dates)
-    pools_out, clear_out = [], []
-    for t, when in enumerate(times):
+    # ---- clearings: cached, or from the layer files several dates at a time, or date by date
+    clearings_by_t: dict[int, gpd.GeoDataFrame | None] = {0: None}  # none on the first date:
+    # no earlier baseline (see _first_date_clearings)
+    missing = []
+    for t in range(1, len(times)):
         _, _, clear_file = files(t)
-        pools = pools_by_t[t]
         if clear_file is not None and clear_file.exists():
-            clearings = gpd.read_parquet(clear_file)
-        elif t == 0:
-            clearings = None  # no earlier date: no baseline (see _first_date_clearings)
+            clearings_by_t[t] = gpd.read_parquet(clear_file)
+            if bar is not None:
+                bar.update(1)
         else:
-            clearings = detect_clearings(stack, cfg.clearings, date=t, pools=pools)
-            if clear_file is not None:
-                with atomic_path(clear_file) as tmp:
-                    clearings.to_parquet(tmp)
-        pools_out.append(pools.assign(date=when.normalize()))
-        if clearings is not None:
-            clear_out.append(clearings.assign(date=when.normalize()))
+            missing.append(t)
+
+    def keep(t: int, clearings: gpd.GeoDataFrame) -> None:
+        _, _, clear_file = files(t)
+        if clear_file is not None:
+            with atomic_path(clear_file) as tmp:
+                clearings.to_parquet(tmp)
+        clearings_by_t[t] = clearings
         if bar is not None:
             bar.update(1)
+
+    if from_files:
+        grid_info = {"bands": [str(b) for b in stack["band"].values], "y": stack["y"].values,
+                     "x": stack["x"].values, "crs": stack.rio.crs,
+                     "transform": stack.rio.transform()}
+        for start in range(0, len(missing), batch):
+            chunk = missing[start:start + batch]
+            tasks = []
+            for t in chunk:
+                lo, hi = ((0, len(times)) if window <= 0
+                          else (max(0, t - window), min(len(times), t + window + 1)))
+                info = {**grid_info, "window": stack["time"].values[lo:hi]}
+                tasks.append(dask.delayed(_clearings_from_files)(
+                    layer_files[lo:hi], t - lo, info, cfg, pools_by_t[t]))
+            for t, clearings in zip(chunk, dask.compute(*tasks), strict=True):
+                keep(t, clearings)
+    else:
+        for t in missing:
+            keep(t, detect_clearings(stack, cfg.clearings, date=t, pools=pools_by_t[t]))
+    if bar is not None:
+        bar.update(1)  # the first date's step
+
+    pools_out, clear_out = [], []
+    for t, when in enumerate(times):
+        pools_out.append(pools_by_t[t].assign(date=when.normalize()))
+        if clearings_by_t[t] is not None:
+            clear_out.append(clearings_by_t[t].assign(date=when.normalize()))
     if bar is not None:
         bar.close()
     done = [dated[t][0] for t in todo]
-    return pools_out, clear_out, np.stack([valid_by_t[t] for t in range(len(times))]), done
+    return (pools_out, clear_out, np.stack([valid_by_t[t] for t in range(len(times))]), done,
+            layer_files if from_files else None)
 
 
 def _first_date_clearings(clearings: gpd.GeoDataFrame, first_seen: xr.DataArray,
@@ -486,9 +607,12 @@ def _first_date_clearings(clearings: gpd.GeoDataFrame, first_seen: xr.DataArray,
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=clearings.crs)
 
 
-def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None) -> xr.DataArray:
-    """Per-pixel first date seen cleared over the series (for the first date's change map)."""
+def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
+                layer_files: list[Path] | None = None) -> xr.DataArray:
+    """Per-pixel first date seen cleared over the series (for the first date's change map);
+    from the dates' layer files when given (the same values as ``first_bare_date(stack)``)."""
     from minewatch.detect import first_bare_date
+    from minewatch.detect._clearing_pixels import first_cleared_index
 
     times = stack["time"].values.astype("datetime64[ns]")
     like = stack.isel(time=0, band=0, drop=True)
@@ -500,11 +624,18 @@ def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None) -
         with rasterio.open(path) as src:
             index = src.read(1).astype(np.int64)
     else:
-        first = first_bare_date(stack, cfg.clearings)
-        values = first.values.astype("datetime64[ns]")
-        index = np.full(values.shape, -1, dtype=np.int64)
-        for i, when in enumerate(times):
-            index[values == when] = i
+        if layer_files is not None:
+            info = {"bands": [str(b) for b in stack["band"].values], "y": stack["y"].values,
+                    "x": stack["x"].values, "crs": stack.rio.crs,
+                    "transform": stack.rio.transform(), "window": stack["time"].values}
+            ix, _ = _indices_from_files(layer_files, 0, info, cfg)
+            index = np.asarray(first_cleared_index(ix, cfg.clearings).values).astype(np.int64)
+        else:
+            first = first_bare_date(stack, cfg.clearings)
+            values = first.values.astype("datetime64[ns]")
+            index = np.full(values.shape, -1, dtype=np.int64)
+            for i, when in enumerate(times):
+                index[values == when] = i
         if path is not None:
             from minewatch.io.write import atomic_path
 
@@ -634,8 +765,10 @@ def analyze(
     cfg = _resolve_config(config, chosen, used)
     cache = out / "cache" if out is not None else None
     unreadable: dict[str, str] = {}
+    # without an out_dir, the dates' layers for clearing detection go to a scratch folder
+    scratch = tempfile.TemporaryDirectory(prefix="minewatch-layers-")
 
-    with _dask_client(workers, scheduler):
+    with scratch, _dask_client(workers, scheduler):
         # A corrupt scene is dropped (its reason goes to scenes.csv) and the run goes on.
         while True:
             todo = used[~used["scene_id"].isin(list(unreadable))]
@@ -652,8 +785,8 @@ def analyze(
                 timings["ingest_s"] = time.perf_counter() - t0
                 # ------------------------------------------------------------ detect
                 t0 = time.perf_counter()
-                pools_list, clear_list, valid_np, computed = _detect_dates(stack, cfg, cache,
-                                                                           progress)
+                pools_list, clear_list, valid_np, computed, layer_files = _detect_dates(
+                    stack, cfg, cache, progress, scratch=Path(scratch.name))
                 break
             except MinewatchError as err:
                 bad = _bad_scene(err, todo)
@@ -703,7 +836,7 @@ def analyze(
             clearings["date"] = pd.Series(dtype="datetime64[ns]")
         first_seen = None
         if len(days) >= 2:
-            first_seen = _first_seen(stack, cfg, cache)
+            first_seen = _first_seen(stack, cfg, cache, layer_files)
             inferred = _first_date_clearings(clearings, first_seen, days[0], cfg)
             if len(inferred):
                 clearings = gpd.GeoDataFrame(pd.concat([inferred, clearings], ignore_index=True),

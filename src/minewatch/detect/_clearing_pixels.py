@@ -122,11 +122,22 @@ class Indices:
     """Per-date shift added to ``bare`` (index units)."""
     blue_shift: np.ndarray
     """Per-date shift added to blue: minus the date's stable-vegetation median blue."""
-    stack: xr.DataArray
-    """The reflectance the layers come from."""
+    stack: xr.DataArray | None
+    """The reflectance the layers come from (None when built by :func:`indices_from_layers`
+    from per-date layers: then only ``one``, the mapped date, is at hand)."""
+    one: xr.DataArray | None = None
+    """Reflectance (band, y, x) of date ``one_t`` when ``stack`` is None."""
+    one_t: int = -1
+    """Index of ``one`` along ``time``."""
 
     def _date(self, t: int) -> xr.DataArray:
-        one = self.stack.isel(time=t)
+        if self.stack is not None:
+            one = self.stack.isel(time=t)
+        elif t == self.one_t and self.one is not None:
+            one = self.one
+        else:  # a programming error, not an input error
+            raise ValueError(f"these indices hold the reflectance of date {self.one_t} only, "
+                             f"not {t}")
         return one.where(one.notnull().all("band"))
 
     def water(self, t: int) -> xr.DataArray:
@@ -184,9 +195,11 @@ def _strided_median(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return out
 
 
-def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
-    """Index cubes of every date; per-date shifts from stable vegetation (computed once on a
-    strided sample: the only early computation on dask input)."""
+def date_index_layers(stack: xr.DataArray, cfg: ClearingConfig
+                      ) -> tuple[xr.DataArray, xr.DataArray, tuple[str, str, str], str]:
+    """Un-normalised vegetation and bare index cubes (time, y, x) of ``stack``, their names
+    and the method. Per pixel and date: the same values whichever dates are stacked together,
+    so they can be computed once per date and cached (:func:`indices_from_layers`)."""
     method = method_for(stack, cfg)
     bands = [str(b) for b in stack["band"].values]
     if method == "multispectral":
@@ -199,29 +212,74 @@ def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
         bare = normalized_difference(stack, "red", "green")
         names = ("grvi", "redness", "blueness")
     # NaN in any band propagates to both ratios: a pixel is observed only when every band is
-    n_t = stack.sizes["time"]
+    return veg, bare, names, method
+
+
+def date_shifts(sample: np.ndarray, cfg: ClearingConfig
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-date shifts of vegetation, bare index and blue (float32, one per date) from a
+    strided ``sample`` (3, time, ...) of the raw vegetation index, bare index and blue band:
+    each date is moved to the median over the dates of its stable-vegetation medians."""
+    n_t = sample.shape[1]
     veg_shift = np.zeros(n_t, np.float32)
     bare_shift = np.zeros(n_t, np.float32)
     blue_shift = np.zeros(n_t, np.float32)
+    vals = np.asarray(sample, np.float32)
+    stable = (vals[0] >= cfg.veg_min).reshape(n_t, -1)
+    med_veg, med_bare, med_blue = (_strided_median(vals[k].reshape(n_t, -1), stable)
+                                   for k in range(3))
+    if np.isfinite(med_veg).any():
+        veg_shift = np.nan_to_num(np.nanmedian(med_veg) - med_veg).astype(np.float32)
+        bare_shift = np.nan_to_num(np.nanmedian(med_bare) - med_bare).astype(np.float32)
+        blue_shift = -np.nan_to_num(med_blue).astype(np.float32)
+    return veg_shift, bare_shift, blue_shift
+
+
+def _assemble(veg: xr.DataArray, bare: xr.DataArray, names: tuple[str, str, str], method: str,
+              shifts: tuple[np.ndarray, np.ndarray, np.ndarray], stack: xr.DataArray | None,
+              one: xr.DataArray | None = None, one_t: int = -1) -> Indices:
+    veg_shift, bare_shift, blue_shift = shifts
+    time = veg["time"]
+    veg_n = veg + xr.DataArray(veg_shift, dims="time", coords={"time": time})
+    bare_n = bare + xr.DataArray(bare_shift, dims="time", coords={"time": time})
+    return Indices(veg=veg_n.astype(np.float32), bare=bare_n.astype(np.float32), veg_raw=veg,
+                   bare_raw=bare, names=names, method=method, veg_shift=veg_shift,
+                   bare_shift=bare_shift, blue_shift=blue_shift, stack=stack, one=one,
+                   one_t=one_t)
+
+
+def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
+    """Index cubes of every date; per-date shifts from stable vegetation (computed once on a
+    strided sample: the only early computation on dask input)."""
+    veg, bare, names, method = date_index_layers(stack, cfg)
+    n_t = stack.sizes["time"]
+    shifts = (np.zeros(n_t, np.float32),) * 3
     if cfg.normalize_dates:
         s = cfg.normalization_stride_px
         blue = stack.sel(band="blue").drop_vars("band", errors="ignore")
         sample = xr.concat([veg[:, ::s, ::s], bare[:, ::s, ::s], blue[:, ::s, ::s]],
                            dim="index")
-        vals = np.asarray(sample.values, np.float32)  # computes a strided sample on dask
-        stable = (vals[0] >= cfg.veg_min).reshape(n_t, -1)
-        med_veg, med_bare, med_blue = (_strided_median(vals[k].reshape(n_t, -1), stable)
-                                       for k in range(3))
-        if np.isfinite(med_veg).any():
-            veg_shift = np.nan_to_num(np.nanmedian(med_veg) - med_veg).astype(np.float32)
-            bare_shift = np.nan_to_num(np.nanmedian(med_bare) - med_bare).astype(np.float32)
-            blue_shift = -np.nan_to_num(med_blue).astype(np.float32)
-    time = stack["time"]
-    veg_n = veg + xr.DataArray(veg_shift, dims="time", coords={"time": time})
-    bare_n = bare + xr.DataArray(bare_shift, dims="time", coords={"time": time})
-    return Indices(veg=veg_n.astype(np.float32), bare=bare_n.astype(np.float32), veg_raw=veg,
-                   bare_raw=bare, names=names, method=method, veg_shift=veg_shift,
-                   bare_shift=bare_shift, blue_shift=blue_shift, stack=stack)
+        shifts = date_shifts(sample.values, cfg)  # computes a strided sample on dask
+    return _assemble(veg, bare, names, method, shifts, stack)
+
+
+def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarray | None,
+                        one: xr.DataArray, t: int, cfg: ClearingConfig) -> Indices:
+    """:class:`Indices` from cached per-date layers: the same values as
+    :func:`compute_indices` on the stack they come from, without its reflectance.
+
+    ``veg``/``bare`` are the raw cubes of :func:`date_index_layers` (time, y, x), ``sample``
+    the strided sample of :func:`date_shifts` (None when ``cfg.normalize_dates`` is off),
+    ``one`` the reflectance (band, y, x) of date ``t``, the only date whose other layers
+    (water, redness, blue, NIR) are asked for."""
+    method = method_for(one.expand_dims(time=1), cfg)
+    names = date_index_layers(one.expand_dims(time=1).isel(y=slice(0, 1), x=slice(0, 1)),
+                              cfg)[2]
+    n_t = veg.sizes["time"]
+    shifts = (np.zeros(n_t, np.float32),) * 3
+    if cfg.normalize_dates and sample is not None:
+        shifts = date_shifts(sample, cfg)
+    return _assemble(veg, bare, names, method, shifts, None, one=one, one_t=t)
 
 
 # --------------------------------------------------------------------------------------------

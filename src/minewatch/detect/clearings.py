@@ -200,9 +200,12 @@ def _check_baseline_grid(baseline: xr.Dataset, stack: xr.DataArray) -> None:
 
 
 def _pixel_layers(stack: xr.DataArray, cfg: ClearingConfig, t: int,
-                  baseline: xr.Dataset | None) -> dict[str, Any]:
-    """Lazy per-pixel layers of date ``t``: candidate, ok (clear now and in the baseline)..."""
-    ix = compute_indices(stack, cfg)
+                  baseline: xr.Dataset | None, ix: Indices | None = None) -> dict[str, Any]:
+    """Lazy per-pixel layers of date ``t``: candidate, ok (clear now and in the baseline)...
+
+    ``ix``: the stack's indices when already at hand (then ``stack`` only gives the dates, the
+    grid and the CRS)."""
+    ix = compute_indices(stack, cfg) if ix is None else ix
     if baseline is None:
         baseline = _baseline(ix, t, cfg, stack)
     else:
@@ -261,8 +264,9 @@ def _label_and_filter(mask: xr.DataArray, split: xr.DataArray, min_px: int
 
 
 def _segment(stack: xr.DataArray, cfg: ClearingConfig, t: int,
-             baseline: xr.Dataset | None) -> tuple[xr.DataArray, dict[str, Any]]:
-    layers = _pixel_layers(stack, cfg, t, baseline)
+             baseline: xr.Dataset | None, ix: Indices | None = None
+             ) -> tuple[xr.DataArray, dict[str, Any]]:
+    layers = _pixel_layers(stack, cfg, t, baseline, ix)
     res = resolution_m(stack)
     open_px, close_px = pixels(res, cfg.opening_radius_m), pixels(res, cfg.closing_radius_m)
     split_px = pixels(res, cfg.split_radius_m)
@@ -482,8 +486,19 @@ def detect_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, 
     cfg = resolve_config(config, stack)
     t = date_index(stack, date, "detect_clearings")
     stack, t = date_window(stack, t, cfg.window_dates)
+    return clearings_at(stack, t, cfg, pools)
+
+
+def clearings_at(stack: xr.DataArray, t: int, cfg: ClearingConfig,
+                 pools: gpd.GeoDataFrame | None = None, ix: Indices | None = None
+                 ) -> gpd.GeoDataFrame:
+    """:func:`detect_clearings` of date index ``t`` of ``stack`` (already cut to its window).
+
+    With ``ix`` (e.g. :func:`~minewatch.detect._clearing_pixels.indices_from_layers` over
+    cached per-date layers), ``stack`` may be any (time, y, x) array of the window's dates on
+    the grid, with its CRS: only its dates, grid and CRS are used."""
     when = pd.Timestamp(stack["time"].values[t])
-    labels, layers = _segment(stack, cfg, t, None)
+    labels, layers = _segment(stack, cfg, t, None, ix)
     ix: Indices = layers["ix"]
     crs = stack.rio.crs
     if layers["n_objects"] == 0:

@@ -1,0 +1,78 @@
+"""analyze() detects clearings from per-date layer files written once per date: the same
+clearings as detect_clearings on the stack, and each scene read once."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from geopandas.testing import assert_geodataframe_equal
+
+import minewatch
+from minewatch import pipeline
+from minewatch.config import DetectionConfig
+from minewatch.detect import detect_clearings, first_bare_date
+from minewatch.io import load_stack, scan_archive
+from minewatch.synth import make_archive
+
+DATES = ("2020-02-14", "2021-03-05", "2022-02-27", "2023-03-14", "2024-02-20")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("layers")
+    make_archive(root / "archive", seed=3, shape=(120, 120), dates=DATES,
+                 clouds=(0.0, 0.2, 0.5, 0.0, 0.1))
+    return load_stack(scan_archive(root / "archive")).compute()
+
+
+@pytest.mark.parametrize("window", [0, 2])
+def test_clearings_from_layer_files_equal_detect_clearings(stack, tmp_path, window):
+    base = DetectionConfig.preset("sentinel2")
+    cfg = dataclasses.replace(base, clearings=dataclasses.replace(base.clearings,
+                                                                  window_dates=window))
+    files = []
+    for t in range(stack.sizes["time"]):
+        path = tmp_path / f"layers-{t}.npy"
+        pipeline._write_layers(stack.isel(time=t), cfg, path)
+        files.append(path)
+    info = {"bands": [str(b) for b in stack["band"].values], "y": stack["y"].values,
+            "x": stack["x"].values, "crs": stack.rio.crs, "transform": stack.rio.transform()}
+    n = stack.sizes["time"]
+    found_any = False
+    for t in range(1, n):
+        lo, hi = (0, n) if window == 0 else (max(0, t - window), min(n, t + window + 1))
+        got = pipeline._clearings_from_files(files[lo:hi], t - lo,
+                                             {**info, "window": stack["time"].values[lo:hi]},
+                                             cfg, None)
+        want = detect_clearings(stack, cfg.clearings, date=t)
+        assert_geodataframe_equal(got, want, check_like=False)
+        found_any |= len(want) > 0
+    assert found_any  # the comparison is not between empty frames
+    # the first date's per-pixel first-seen index, as first_bare_date gives it
+    first = pipeline._first_seen(stack, cfg, None, files)
+    np.testing.assert_array_equal(first.values, first_bare_date(stack, cfg.clearings).values)
+
+
+def test_analyze_reads_each_scene_once_for_detection(tmp_path, monkeypatch):
+    """The layers are written by the pool task of each date, and nothing else computes the
+    dask stack for detection: one compute of each date (the pools + layers task)."""
+    make_archive(tmp_path / "a", seed=4, shape=(80, 80), dates=DATES[:4], clouds=False)
+    calls = []
+    real = pipeline._write_layers
+
+    def counting(scene, cfg, path):
+        calls.append(str(scene["time"].values))
+        return real(scene, cfg, path)
+
+    monkeypatch.setattr(pipeline, "_write_layers", counting)
+    result = minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "out", report=False)
+    assert len(calls) == 4 and len(set(calls)) == 4
+    assert len(result.clearings) > 0
+    layers = sorted((tmp_path / "out" / "cache").rglob("layers-*.npy"))
+    assert len(layers) == 4
+    # a rerun reuses them (and every other cached product): nothing is recomputed
+    calls.clear()
+    minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "out", report=False, overwrite=True)
+    assert calls == []
