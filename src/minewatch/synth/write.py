@@ -59,10 +59,11 @@ _TIME_OF_DAY = {"sentinel2": "04:12:31", "landsat": "03:58:07", "planetscope": "
                 "rgb": "04:30:00"}
 _PLANET_SATS = ("2262", "2403", "241e", "1050", "227a")
 
+# NUM_THREADS: tiles are compressed in parallel, written in the same order (same bytes)
 _GTIFF = dict(driver="GTiff", tiled=True, blockxsize=256, blockysize=256, compress="deflate",
-              zlevel=9, predictor=2)
+              zlevel=9, predictor=2, num_threads="ALL_CPUS")
 _COG = dict(driver="COG", blocksize=256, compress="deflate", level=9, predictor="yes",
-            overviews="none", bigtiff="no")
+            overviews="none", bigtiff="no", num_threads="ALL_CPUS")
 
 
 def s2_dn(reflectance: np.ndarray, date: str | pd.Timestamp) -> np.ndarray:
