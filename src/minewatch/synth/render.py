@@ -470,15 +470,15 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
         pool_fraction = np.zeros((rows, cols), np.float32)
         pool_id = np.zeros((rows, cols), np.uint16)
         cover_all = np.zeros((rows, cols), np.float32)
-        pool_refl = np.zeros((6, rows, cols), np.float32)
         best = np.zeros((rows, cols), np.float32)
+        present = []  # (window slices, fractions, look) of the pools there on this date
         for i, (pr, pc, win) in enumerate(windows):
             look = int(looks[i, t])
             if look == PoolLook.ABSENT or win.size == 0:
                 continue
             sl = (slice(pr, pr + win.shape[0]), slice(pc, pc + win.shape[1]))
+            present.append((sl, win, look))
             cover_all[sl] += win
-            pool_refl[:, sl[0], sl[1]] += win[None] * pspec[look][:, None, None]
             if look == PoolLook.DRAINED:
                 scl[1][sl] += win
                 continue
@@ -512,7 +512,11 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
             a, b, c = cond.swath_edge
             nodata = a * centres.x + b * centres.y > c
         for band in range(6):
-            surface = keep * refl[band] + pool_refl[band]
+            pool_refl = np.zeros((rows, cols), np.float32)  # one band at a time: less memory
+            for sl, win, look in present:
+                pool_refl[sl] += win * pspec[look, band]
+            surface = keep * refl[band] + pool_refl
+            del pool_refl
             surface *= light
             if cond.clouds is not None:
                 surface *= 1 - shadow * (1 - SHADOW_KEEP[band])
@@ -528,7 +532,7 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
             surface[nodata] = np.nan
             refl[band] = surface
             del surface
-        del pool_refl, keep, light
+        del keep, light
         # pools sit on bare ground: rescale the mixed-cover fractions to sum to one
         total = scl.sum(axis=0, keepdims=True)
         scl /= np.where(total > 0, total, 1)
