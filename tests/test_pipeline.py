@@ -72,7 +72,10 @@ def test_layout_on_the_sample_archive(sample_run) -> None:
     assert list(series["date"]) == [f"{d:%Y-%m-%d}" for d in dates]
     # the tables agree with each other and with the in-memory result
     assert len(sample_run.sites) == len(sites)
-    counted = history[history["status"].isin(["new", "active", "expanded", "unobserved"])]
+    # a site counts when persistent or provisional (the persistence rule holds back the rest)
+    kept = set(sites.loc[sites["persistent"] | sites["provisional"], "site_id"])
+    counted = history[history["status"].isin(["new", "active", "expanded", "unobserved"])
+                      & history["site_id"].isin(kept)]
     per_date = counted.groupby("date").size().reindex(series["date"]).fillna(0)
     assert series["sites"].tolist() == per_date.astype(int).tolist()
     assert (series["sites_low"] <= series["sites"]).all()
