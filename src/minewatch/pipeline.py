@@ -335,17 +335,69 @@ def _empty_like(frame: gpd.GeoDataFrame | None, crs: Any, columns: Sequence[str]
 # per-date detection, cached
 # --------------------------------------------------------------------------------------------
 
-def _pools_and_valid(scene: xr.DataArray, cfg: DetectionConfig, layers_file: Path | None = None
-                     ) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """Pools and the valid mask of one date (runs as one task, on a worker when distributed);
-    with ``layers_file``, also writes the date's layers for clearing detection there."""
-    from minewatch.detect import detect_pools
+class _Deferred:
+    """A lazy array handed to a task unread: dask computes collections passed to a task
+    before it runs, and the read belongs inside the task (so that a run holds only the dates
+    its running tasks need, whatever the number of tasks queued)."""
 
+    def __init__(self, value: xr.DataArray) -> None:
+        self.value = value
+
+    def read(self) -> xr.DataArray:
+        # in the task's own thread: no nested use of the cluster
+        return self.value.compute(scheduler="synchronous")
+
+
+def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
+                     layers_file: Path | None = None, pools_file: Path | None = None,
+                     valid_file: Path | None = None) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Pools and the valid mask of one date (one task, on a worker when distributed); with
+    ``layers_file``, also writes the date's layers for clearing detection there, and with
+    ``pools_file``/``valid_file`` caches its results (so a killed run resumes)."""
+    from minewatch.detect import detect_pools
+    from minewatch.io.write import atomic_path
+
+    if isinstance(scene, _Deferred):
+        scene = scene.read()
     valid = scene.notnull().all("band").values
     pools = detect_pools(scene, cfg)
     if layers_file is not None:
+        layers_file.parent.mkdir(parents=True, exist_ok=True)
         _write_layers(scene, cfg, layers_file)
+    if pools_file is not None and valid_file is not None:
+        pools_file.parent.mkdir(parents=True, exist_ok=True)
+        _write_bool_tif(valid, scene, valid_file)
+        with atomic_path(pools_file) as tmp:
+            pools.to_parquet(tmp)
     return pools, valid
+
+
+def _run_tasks(tasks: list[Any], step: Any) -> list[Any]:
+    """Compute ``tasks`` (dask.delayed) together, calling ``step()`` as each one finishes:
+    on the active dask.distributed client when there is one, else dask's local scheduler."""
+    import dask
+
+    try:
+        from dask.distributed import as_completed, get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        client = None
+    if client is not None:
+        futures = client.compute(tasks)
+        for _ in as_completed(futures):
+            step()
+        return [f.result() for f in futures]
+    from dask.callbacks import Callback
+
+    keys = {task.key for task in tasks}
+
+    def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        if key in keys:
+            step()
+
+    with Callback(posttask=posttask):
+        return list(dask.compute(*tasks))
 
 
 # Clearing detection at a date needs the vegetation and bare-soil indices of the dates of its
@@ -404,6 +456,25 @@ def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
     return indices_from_layers(veg, bare, sample, one, t, cfg.clearings), veg
 
 
+def _written(result: Any) -> bool:
+    """A small stand-in for a pool task's result: the clearing tasks only wait for it."""
+    return True
+
+
+def _clearings_task(files: Sequence[Path], t: int, grid: dict[str, Any], cfg: DetectionConfig,
+                    pools: tuple[gpd.GeoDataFrame, Any], clear_file: Path | None,
+                    after: list[bool]) -> gpd.GeoDataFrame:
+    """One date's clearings from the layer files (after the pool tasks ``after`` wrote them);
+    cached in ``clear_file``."""
+    from minewatch.io.write import atomic_path
+
+    clearings = _clearings_from_files(files, t, grid, cfg, pools[0])
+    if clear_file is not None:
+        with atomic_path(clear_file) as tmp:
+            clearings.to_parquet(tmp)
+    return clearings
+
+
 def _clearings_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
                           cfg: DetectionConfig, pools: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Clearings of the date ``t`` of the window ``files`` (one task; same result as
@@ -414,28 +485,19 @@ def _clearings_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
     return clearings_at(template, t, cfg.clearings, pools, ix)
 
 
-def _parallel_slots() -> int:
-    """How many dates to detect at once: the cluster's threads, else the local cores."""
-    try:
-        from dask.distributed import get_client
-
-        return max(1, sum(get_client().nthreads().values()))
-    except (ImportError, ValueError):
-        return max(1, os.cpu_count() or 1)
-
-
 def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
                   progress: bool, scratch: Path | None = None
                   ) -> tuple[list[gpd.GeoDataFrame], list[gpd.GeoDataFrame], np.ndarray,
                              list[str], list[Path] | None]:
     """Pools, clearings and valid masks per date; reuses ``cache`` entries with the same key.
 
-    Pools depend on one date only: the dates not cached are detected several at a time (one
-    dask task each: on the cluster's workers when a ``dask.distributed`` client is active),
-    in batches as large as the number of worker threads, so memory stays at a few dates.
-    With a grid of at most ``_LAYERS_MAX_PIXELS`` pixels, each pool task also writes its
-    date's layers (``layers-*.npy``, in ``cache`` or else in ``scratch``) and the clearings of
-    the dates run the same way, several at a time, from those files; the files are returned.
+    One dask graph: a task per date not cached detects its pools and valid mask (it reads its
+    own date, so memory holds only the dates of the running tasks; on the cluster's workers
+    when a ``dask.distributed`` client is active). With a grid of at most
+    ``_LAYERS_MAX_PIXELS`` pixels it also writes the date's layers (``layers-*.npy``, in
+    ``cache`` or else in ``scratch``), and a task per date computes its clearings from the
+    layer files of its window as soon as those are written; the files are returned. Each task
+    caches what it made in ``cache``, so a killed run resumes where it stopped.
     Larger grids: clearings date by date on the dask-backed stack, parallel inside each date.
     """
     import dask
@@ -493,27 +555,11 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
                 bar.update(1)
         else:
             todo.append(t)
-    batch = _parallel_slots()
-    for start in range(0, len(todo), batch):
-        chunk = todo[start:start + batch]
-        tasks = []
-        for t in chunk:
-            layers_file = None
-            if from_files:
-                layers_file = layer_files[t]
-                layers_file.parent.mkdir(parents=True, exist_ok=True)
-            tasks.append(dask.delayed(_pools_and_valid)(stack.isel(time=t), cfg, layers_file))
-        for t, (pools, valid) in zip(chunk, dask.compute(*tasks), strict=True):
-            pools_file, valid_file, _ = files(t)
-            if pools_file is not None:
-                _write_bool_tif(valid, stack.isel(time=t), valid_file)
-                with atomic_path(pools_file) as tmp:
-                    pools.to_parquet(tmp)
-            pools_by_t[t], valid_by_t[t] = pools, valid
-            if bar is not None:
-                bar.update(1)
+    def step() -> None:
+        if bar is not None:
+            bar.update(1)
 
-    # ---- clearings: cached, or from the layer files several dates at a time, or date by date
+    # ---- clearings: cached, or (small grids) tasks from the layer files, or date by date
     clearings_by_t: dict[int, gpd.GeoDataFrame | None] = {0: None}  # none on the first date:
     # no earlier baseline (see _first_date_clearings)
     missing = []
@@ -521,40 +567,50 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
         _, _, clear_file = files(t)
         if clear_file is not None and clear_file.exists():
             clearings_by_t[t] = gpd.read_parquet(clear_file)
-            if bar is not None:
-                bar.update(1)
+            step()
         else:
             missing.append(t)
 
-    def keep(t: int, clearings: gpd.GeoDataFrame) -> None:
-        _, _, clear_file = files(t)
-        if clear_file is not None:
-            with atomic_path(clear_file) as tmp:
-                clearings.to_parquet(tmp)
-        clearings_by_t[t] = clearings
-        if bar is not None:
-            bar.update(1)
-
+    # One graph: a task per date for pools, valid mask and layers (each reads its own date),
+    # then a task per date for clearings, after the pool tasks of its window. Every task
+    # caches what it made, so a killed run resumes where it stopped.
+    pool_tasks = {}
+    for t in todo:
+        pools_file, valid_file, _ = files(t)
+        pool_tasks[t] = dask.delayed(_pools_and_valid, pure=False)(
+            _Deferred(stack.isel(time=t)), cfg, layer_files[t] if from_files else None,
+            pools_file, valid_file)
+    clear_tasks = {}
     if from_files:
         grid_info = {"bands": [str(b) for b in stack["band"].values], "y": stack["y"].values,
                      "x": stack["x"].values, "crs": stack.rio.crs,
                      "transform": stack.rio.transform()}
-        for start in range(0, len(missing), batch):
-            chunk = missing[start:start + batch]
-            tasks = []
-            for t in chunk:
-                lo, hi = ((0, len(times)) if window <= 0
-                          else (max(0, t - window), min(len(times), t + window + 1)))
-                info = {**grid_info, "window": stack["time"].values[lo:hi]}
-                tasks.append(dask.delayed(_clearings_from_files)(
-                    layer_files[lo:hi], t - lo, info, cfg, pools_by_t[t]))
-            for t, clearings in zip(chunk, dask.compute(*tasks), strict=True):
-                keep(t, clearings)
-    else:
         for t in missing:
-            keep(t, detect_clearings(stack, cfg.clearings, date=t, pools=pools_by_t[t]))
-    if bar is not None:
-        bar.update(1)  # the first date's step
+            lo, hi = ((0, len(times)) if window <= 0
+                      else (max(0, t - window), min(len(times), t + window + 1)))
+            info = {**grid_info, "window": stack["time"].values[lo:hi]}
+            pools = pool_tasks[t] if t in pool_tasks else (pools_by_t[t], None)
+            after = [dask.delayed(_written, pure=False)(pool_tasks[k])
+                     for k in range(lo, hi) if k in pool_tasks]
+            clear_tasks[t] = dask.delayed(_clearings_task, pure=False)(
+                layer_files[lo:hi], t - lo, info, cfg, pools, files(t)[2], after)
+    order = [*pool_tasks, *(("c", t) for t in clear_tasks)]
+    results = _run_tasks([*pool_tasks.values(), *clear_tasks.values()], step)
+    for what, result in zip(order, results, strict=True):
+        if isinstance(what, tuple):
+            clearings_by_t[what[1]] = result
+        else:
+            pools_by_t[what], valid_by_t[what] = result
+    for t in missing:
+        if t not in clearings_by_t:  # a grid too large for the layer files: on the dask stack
+            clearings = detect_clearings(stack, cfg.clearings, date=t, pools=pools_by_t[t])
+            clear_file = files(t)[2]
+            if clear_file is not None:
+                with atomic_path(clear_file) as tmp:
+                    clearings.to_parquet(tmp)
+            clearings_by_t[t] = clearings
+            step()
+    step()  # the first date's clearing step
 
     pools_out, clear_out = [], []
     for t, when in enumerate(times):
