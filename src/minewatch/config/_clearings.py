@@ -170,7 +170,11 @@ CLEARING_PRESETS: dict[str, ClearingConfig] = {
     "landsat": replace(_BASE, opening_radius_m=0.0, split_radius_m=30.0, closing_radius_m=30.0,
                        min_area_m2=3600.0,
                        pool_edge_margin_m=0.0, min_pool_area_m2=900.0, pool_buffer_m=30.0,
-                       max_hole_area_m2=5000.0),
+                       max_hole_area_m2=5000.0,
+                       # pools are sub-pixel at 30 m, so "no pools seen" is no evidence: long-
+                       # bare laterite is mining, not unknown; dry grass (NDVI ≈ 0.2 in the
+                       # dry season) is kept out by a lower NDVI of long-bare land instead
+                       established_max_changed=0.0, established_veg_max=0.19),
     "planetscope": replace(_BASE, opening_radius_m=6.0, closing_radius_m=6.0,
                            landslide_grey_only=False,
                            split_radius_m=9.0,
