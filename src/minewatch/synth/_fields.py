@@ -48,20 +48,24 @@ class Field:
         row = (self.y0 - (np.asarray(y, np.float64) - dy)) / self.cell - 0.5
         r0, r1, wr0, wr1 = _linear_weights(row, self.values.shape[0])
         c0, c1, wc0, wc1 = _linear_weights(col, self.values.shape[1])
-        out = None
-        for r, wr in ((r0, wr0), (r1, wr1)):
-            rows = self.values[r]
-            for c, wc in ((c0, wc0), (c1, wc1)):
-                term = rows[:, c].astype(np.float64)
-                term *= wr[:, None]
-                term *= wc[None, :]
-                if out is None:
-                    out = term
-                    out += 0.0  # the sum starts at +0.0, as in scipy
-                else:
-                    out += term
-                del term
-        return out.astype(np.float32)
+        out = np.empty((len(row), len(col)), np.float32)
+        step = max(1, 2**20 // max(1, len(col)))  # ~1 M values at a time: small temporaries
+        for a in range(0, len(row), step):
+            part = slice(a, a + step)
+            total = None
+            for r, wr in ((r0[part], wr0[part]), (r1[part], wr1[part])):
+                rows = self.values[r]
+                for c, wc in ((c0, wc0), (c1, wc1)):
+                    term = rows[:, c].astype(np.float64)
+                    term *= wr[:, None]
+                    term *= wc[None, :]
+                    if total is None:
+                        total = term
+                        total += 0.0  # the sum starts at +0.0, as in scipy
+                    else:
+                        total += term
+            out[part] = total
+        return out
 
 
 def _linear_weights(cc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,

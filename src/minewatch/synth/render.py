@@ -413,6 +413,7 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
                    else np.zeros((0, 4)))
     blocks = _fine_blocks(world, grid, k, block_rows, to_world, feat_bounds)
 
+    frac_buffers: dict[int, np.ndarray] = {}
     veg_idx = [int(c) for c in VEGETATION]
     water_idx = [int(c) for c in WATER]
     n_cover = len(Cover)
@@ -424,7 +425,7 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
     cloud_tex = 0.92 + 0.08 * coarse_tex
     del coarse_tex
     gain_sd, offset_sd, platform_w, noise_sd = RADIOMETRY[sensor]
-    noise_rows = max(1, 2**20 // cols)  # sensor noise drawn in chunks of about 1 M values
+    chunk_rows = max(1, 2**20 // cols)  # light, atmosphere and noise per ~1 M pixels
 
     for t, (date, cond) in enumerate(zip(world.dates, world.conditions, strict=True)):
         # the ground on the fine grid, averaged down area-weighted
@@ -443,7 +444,10 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
             drawn = np.zeros(blk.background.shape, np.uint8)
             if shapes:
                 rio_features.rasterize(shapes, out=drawn, transform=blk.transform)
-            frac = np.zeros((n_cover, h, cols), np.float32)
+            if h not in frac_buffers:  # reused: a fresh one per block and date costs page faults
+                frac_buffers[h] = np.empty((n_cover, h, cols), np.float32)
+            frac = frac_buffers[h]
+            frac.fill(0)
             for c, n in blk.counts.items():
                 frac[c] = n
             hit, cells = _cells_hit(drawn, h, k, cols)
@@ -511,28 +515,27 @@ def _scenes(world: SynthWorld, grid: Grid, sensor: str,
         if cond.swath_edge is not None:
             a, b, c = cond.swath_edge
             nodata = a * centres.x + b * centres.y > c
+        pool_refl = np.empty((rows, cols), np.float32)  # one band at a time: less memory
         for band in range(6):
-            pool_refl = np.zeros((rows, cols), np.float32)  # one band at a time: less memory
+            pool_refl.fill(0)
             for sl, win, look in present:
                 pool_refl[sl] += win * pspec[look, band]
-            surface = keep * refl[band] + pool_refl
-            del pool_refl
-            surface *= light
-            if cond.clouds is not None:
-                surface *= 1 - shadow * (1 - SHADOW_KEEP[band])
-            surface += HAZE[band] * haze
-            surface = (1 - alpha) * surface + alpha * CLOUD[band] * cloud_tex
-            surface = surface * gain[band] + offset[band:band + 1]
-            # the noise stream runs band by band, row by row, as one (6, rows, cols) draw
-            for n0 in range(0, rows, noise_rows):
-                n1 = min(rows, n0 + noise_rows)
-                surface[n0:n1] += noise_rng.normal(0, noise_sd, (n1 - n0, cols)).astype(
-                    np.float32)
-            np.clip(surface, 0.0001, 1.0, out=surface)
-            surface[nodata] = np.nan
-            refl[band] = surface
-            del surface
-        del keep, light
+            # in chunks of rows (small temporaries, reused); the sensor noise stream runs band
+            # by band, row by row, as one (6, rows, cols) draw
+            for n0 in range(0, rows, chunk_rows):
+                ch = slice(n0, min(rows, n0 + chunk_rows))
+                surface = keep[ch] * refl[band, ch] + pool_refl[ch]
+                surface *= light[ch]
+                if cond.clouds is not None:
+                    surface *= 1 - shadow[ch] * (1 - SHADOW_KEEP[band])
+                surface += HAZE[band] * haze[ch]
+                surface = (1 - alpha[ch]) * surface + alpha[ch] * CLOUD[band] * cloud_tex[ch]
+                surface = surface * gain[band] + offset[band:band + 1]  # float64 from here
+                surface += noise_rng.normal(0, noise_sd, surface.shape).astype(np.float32)
+                np.clip(surface, 0.0001, 1.0, out=surface)
+                surface[nodata[ch]] = np.nan
+                refl[band, ch] = surface
+        del keep, light, pool_refl
         # pools sit on bare ground: rescale the mixed-cover fractions to sum to one
         total = scl.sum(axis=0, keepdims=True)
         scl /= np.where(total > 0, total, 1)
