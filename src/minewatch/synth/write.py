@@ -66,6 +66,23 @@ _COG = dict(driver="COG", blocksize=256, compress="deflate", level=9, predictor=
             overviews="none", bigtiff="no", num_threads="ALL_CPUS")
 
 
+#: Values converted at a time: small temporaries, reused, instead of fresh full-scene ones.
+_CHUNK = 2**20
+
+
+def _rowwise(fn, a: np.ndarray, dtype) -> np.ndarray:
+    """``fn`` (pointwise) over ``a`` in chunks of rows of about :data:`_CHUNK` values."""
+    a = np.asarray(a)
+    if a.ndim < 2 or a.size <= _CHUNK:
+        return fn(a)
+    rows = a.shape[-2]
+    step = max(1, _CHUNK * rows // a.size)
+    out = np.empty(a.shape, dtype)
+    for r0 in range(0, rows, step):
+        out[..., r0:r0 + step, :] = fn(a[..., r0:r0 + step, :])
+    return out
+
+
 def s2_dn(reflectance: np.ndarray, date: str | pd.Timestamp) -> np.ndarray:
     """Sentinel-2 L2A DN (uint16, 0 = nodata) of reflectance (NaN = nodata) on ``date``.
 
@@ -77,7 +94,8 @@ def s2_dn(reflectance: np.ndarray, date: str | pd.Timestamp) -> np.ndarray:
     [1234]
     """
     add = 1000 if pd.Timestamp(date) >= S2_OFFSET_DATE else 0
-    return _to_uint16(np.round(np.asarray(reflectance, np.float64) * 10000) + add, reflectance)
+    return _rowwise(lambda r: _to_uint16(np.round(np.asarray(r, np.float64) * 10000) + add, r),
+                    reflectance, np.uint16)
 
 
 def _to_uint16(dn: np.ndarray, reflectance: np.ndarray) -> np.ndarray:
@@ -88,8 +106,17 @@ def _to_uint16(dn: np.ndarray, reflectance: np.ndarray) -> np.ndarray:
 
 def landsat_dn(reflectance: np.ndarray) -> np.ndarray:
     """Landsat C2 L2 SR DN: (reflectance + 0.2) / 0.0000275, uint16, 0 = nodata."""
-    refl = np.asarray(reflectance, np.float64)
-    return _to_uint16(np.round((refl - LANDSAT_OFFSET) / LANDSAT_SCALE), refl)
+    def dn(r):
+        r = np.asarray(r, np.float64)
+        return _to_uint16(np.round((r - LANDSAT_OFFSET) / LANDSAT_SCALE), r)
+
+    return _rowwise(dn, reflectance, np.uint16)
+
+
+def _dn10000(reflectance: np.ndarray) -> np.ndarray:
+    """DN = reflectance × 10000 (no offset), uint16, 0 = nodata."""
+    return _rowwise(lambda r: _to_uint16(np.round(r.astype(np.float64) * 10000), r),
+                    reflectance, np.uint16)
 
 
 def mgrs_tile(crs: str, x: float, y: float) -> str:
@@ -131,6 +158,18 @@ def _write(path: Path, data: np.ndarray, *, crs: str, transform, nodata, descrip
 
 def _mean2x2(a: np.ndarray) -> np.ndarray:
     """NaN-aware 2×2 block mean over the last two axes (odd edges padded with NaN)."""
+    h, w = a.shape[-2:]
+    if a.size <= _CHUNK:
+        return _mean2x2_part(a)
+    out_rows = (h + 1) // 2
+    out = np.empty((*a.shape[:-2], out_rows, (w + 1) // 2), np.float64)
+    step = max(1, _CHUNK * h // a.size // 2)  # output rows per chunk of ~_CHUNK values
+    for o in range(0, out_rows, step):
+        out[..., o:o + step, :] = _mean2x2_part(a[..., 2 * o:2 * (o + step), :])
+    return out
+
+
+def _mean2x2_part(a: np.ndarray) -> np.ndarray:
     h, w = a.shape[-2:]
     ph, pw = h % 2, w % 2
     if ph or pw:
@@ -236,7 +275,7 @@ def write_scene(scene: RenderedScene, out_dir: Path, layout: str, *,
                               options=_COG))
     elif layout == "sentinel2_gee":
         tile = mgrs_tile(crs, cx, cy)
-        dn = _to_uint16(np.round(refl.astype(np.float64) * 10000), refl)
+        dn = _dn10000(refl)
         path = out_dir / f"S2_SR_HARMONIZED_{day}_{tile}.tif"
         written.append(_write(path, dn, crs=crs, transform=tf, nodata=0, descriptions=GEE_BANDS,
                               tags=_tags(date, "sentinel2"), options=_GTIFF))
@@ -258,7 +297,7 @@ def write_scene(scene: RenderedScene, out_dir: Path, layout: str, *,
         clock = _TIME_OF_DAY["planetscope"].replace(":", "")
         stem = f"{day}_{clock}_{sat}_3B"
         tags = _tags(date, "planetscope") | {"SATELLITE_ID": sat}
-        dn = _to_uint16(np.round(refl[:4].astype(np.float64) * 10000), refl[:4])
+        dn = _dn10000(refl[:4])
         written.append(_write(out_dir / f"{stem}_AnalyticMS_SR.tif", dn, crs=crs, transform=tf,
                               nodata=0, descriptions=("blue", "green", "red", "nir"), tags=tags,
                               options=_GTIFF))
