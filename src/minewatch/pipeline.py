@@ -541,25 +541,16 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
         return (folder / f"pools-{pool_key}.parquet", folder / f"valid-{pool_key}.tif",
                 folder / f"clearings-{clear_key}.parquet")
 
-    # ---- pools and valid masks: cached, or detected several dates at a time
-    pools_by_t: dict[int, gpd.GeoDataFrame] = {}
-    valid_by_t: dict[int, np.ndarray] = {}
-    todo = []
-    for t in range(len(times)):
-        pools_file, valid_file, _ = files(t)
-        if (pools_file is not None and pools_file.exists() and valid_file.exists()
-                and (not from_files or layer_files[t].exists())):
-            pools_by_t[t] = gpd.read_parquet(pools_file)
-            valid_by_t[t] = _read_bool_tif(valid_file)
-            if bar is not None:
-                bar.update(1)
-        else:
-            todo.append(t)
     def step() -> None:
         if bar is not None:
             bar.update(1)
 
-    # ---- clearings: cached, or (small grids) tasks from the layer files, or date by date
+    def window_of(t: int) -> range:
+        if window <= 0:
+            return range(len(times))
+        return range(max(0, t - window), min(len(times), t + window + 1))
+
+    # ---- what is cached: clearings first (they say which dates' layers are still needed)
     clearings_by_t: dict[int, gpd.GeoDataFrame | None] = {0: None}  # none on the first date:
     # no earlier baseline (see _first_date_clearings)
     missing = []
@@ -570,6 +561,19 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
             step()
         else:
             missing.append(t)
+    needed = {k for t in missing for k in window_of(t)} if from_files else set()
+    pools_by_t: dict[int, gpd.GeoDataFrame] = {}
+    valid_by_t: dict[int, np.ndarray] = {}
+    todo = []
+    for t in range(len(times)):
+        pools_file, valid_file, _ = files(t)
+        if (pools_file is not None and pools_file.exists() and valid_file.exists()
+                and (t not in needed or layer_files[t].exists())):
+            pools_by_t[t] = gpd.read_parquet(pools_file)
+            valid_by_t[t] = _read_bool_tif(valid_file)
+            step()
+        else:
+            todo.append(t)
 
     # One graph: a task per date for pools, valid mask and layers (each reads its own date),
     # then a task per date for clearings, after the pool tasks of its window. Every task
@@ -578,7 +582,7 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
     for t in todo:
         pools_file, valid_file, _ = files(t)
         pool_tasks[t] = dask.delayed(_pools_and_valid, pure=False)(
-            _Deferred(stack.isel(time=t)), cfg, layer_files[t] if from_files else None,
+            _Deferred(stack.isel(time=t)), cfg, layer_files[t] if t in needed else None,
             pools_file, valid_file)
     clear_tasks = {}
     if from_files:
@@ -586,8 +590,7 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
                      "x": stack["x"].values, "crs": stack.rio.crs,
                      "transform": stack.rio.transform()}
         for t in missing:
-            lo, hi = ((0, len(times)) if window <= 0
-                      else (max(0, t - window), min(len(times), t + window + 1)))
+            lo, hi = window_of(t).start, window_of(t).stop
             info = {**grid_info, "window": stack["time"].values[lo:hi]}
             pools = pool_tasks[t] if t in pool_tasks else (pools_by_t[t], None)
             after = [dask.delayed(_written, pure=False)(pool_tasks[k])
@@ -680,7 +683,7 @@ def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
         with rasterio.open(path) as src:
             index = src.read(1).astype(np.int64)
     else:
-        if layer_files is not None:
+        if layer_files is not None and all(f.exists() for f in layer_files):
             info = {"bands": [str(b) for b in stack["band"].values], "y": stack["y"].values,
                     "x": stack["x"].values, "crs": stack.rio.crs,
                     "transform": stack.rio.transform(), "window": stack["time"].values}
