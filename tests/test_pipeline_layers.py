@@ -76,3 +76,33 @@ def test_analyze_reads_each_scene_once_for_detection(tmp_path, monkeypatch):
     calls.clear()
     minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "out", report=False, overwrite=True)
     assert calls == []
+
+
+def test_deleted_layers_are_rewritten_only_for_an_uncached_clearing(tmp_path, monkeypatch):
+    make_archive(tmp_path / "a", seed=4, shape=(80, 80), dates=DATES, clouds=False)
+    first = minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "out", report=False)
+    cache = tmp_path / "out" / "cache"
+    for path in cache.rglob("layers-*.npy"):
+        path.unlink()
+    calls = []
+    real = pipeline._write_layers
+    monkeypatch.setattr(pipeline, "_write_layers",
+                        lambda scene, cfg, path: (calls.append(path.parent.name),
+                                                  real(scene, cfg, path)))
+    # every clearing cached: nothing is re-detected
+    minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "out", report=False, overwrite=True)
+    assert calls == []
+    # one clearing gone: only the dates of its window are re-detected (window_dates=1 here)
+    base = DetectionConfig.preset("sentinel2")
+    cfg = dataclasses.replace(base, clearings=dataclasses.replace(base.clearings,
+                                                                  window_dates=1))
+    minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "w1", report=False, config=cfg)
+    for path in (tmp_path / "w1" / "cache").rglob("layers-*.npy"):
+        path.unlink()
+    (clearing,) = (tmp_path / "w1" / "cache" / DATES[2]).glob("clearings-*.parquet")
+    clearing.unlink()
+    calls.clear()
+    again = minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "w1", report=False,
+                              config=cfg, overwrite=True)
+    assert sorted(calls) == sorted(DATES[1:4])
+    assert len(again.clearings) > 0 and len(first.clearings) > 0
