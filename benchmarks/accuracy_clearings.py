@@ -29,11 +29,20 @@ Tune only on seeds 0–9; report on seeds 100–109 (the default)::
     python benchmarks/accuracy_clearings.py                  # seeds 100-109
     python benchmarks/accuracy_clearings.py --seeds 0-9      # tuning seeds
     python benchmarks/accuracy_clearings.py --only landsat   # one preset
+
+What 30 m sees of pools: ``--landsat-pools`` runs ``benchmarks/accuracy_pools.py`` (same
+matching, tables and ``--seeds`` / ``--fit`` / ``--set`` options) on Landsat-like scenes drawn
+on the 30 m grid (200 × 200 px, 6 bands, the ``landsat`` preset), which that script does not
+list itself::
+
+    python benchmarks/accuracy_clearings.py --landsat-pools              # seeds 100-109
+    python benchmarks/accuracy_clearings.py --landsat-pools --seeds 0-9 --fit
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 
@@ -169,10 +178,32 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
+#: Landsat-like pool scenes for accuracy_pools: (pixel size m, shape px, sensor, bands).
+LANDSAT_POOLS = (30.0, (200, 200), "landsat", ("blue", "green", "red", "nir", "swir1", "swir2"))
+
+
+def landsat_pools(argv: list[str]) -> None:
+    """``benchmarks/accuracy_pools.py`` at 30 m (Landsat) with the options in ``argv``."""
+    import accuracy_pools  # this folder is on sys.path when run as a script
+
+    accuracy_pools.RESOLUTIONS["landsat"] = LANDSAT_POOLS
+    saved = sys.argv
+    sys.argv = ["accuracy_pools.py", "--only", "landsat", *argv]
+    try:
+        accuracy_pools.main()
+    finally:
+        sys.argv = saved
+
+
 def main() -> None:
+    if "--landsat-pools" in sys.argv[1:]:
+        landsat_pools([a for a in sys.argv[1:] if a != "--landsat-pools"])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="100-109", help="e.g. 100-109 or 0-9 or 1,5,7")
     parser.add_argument("--per-seed", action="store_true", help="print every seed's row")
+    parser.add_argument("--landsat-pools", action="store_true",
+                        help="pools at 30 m via accuracy_pools.py (its options apply)")
     parser.add_argument("--only", nargs="*", default=[r[-1] for r in RUNS.values()],
                         help="presets to run (default: all): " + ", ".join(r[-1] for r in
                                                                             RUNS.values()))

@@ -167,12 +167,18 @@ POOL_PRESETS: dict[str, PoolConfig] = {
                          confidence_coefficients=(0.8647, 2.648, 4.491, 0.1499, 0.4286, -15.68,
                                                   -10.23, -1.613, 1.557, -0.1579),
                          min_confidence=0.50),
-    # Landsat: not tuned (pools are far below a 30 m pixel); the Sentinel-2 model is reused
+    # Landsat: pools are far below a 30 m pixel; on seeds 0-9 and 100-109 it finds < 1 % of
+    # them, 2 % even with loose candidate settings (docs/detection.md). Confidence fitted on
+    # seeds 0-9 (benchmarks/accuracy_clearings.py --landsat-pools --seeds 0-9 --fit), so the
+    # few pools kept at 0.5 are nearly all real (92 % false with no model); not a pool count.
     "landsat": replace(_BASE, nodata_buffer_m=30.0, background_window_m=150.0,
                        density_window_m=300.0, evidence_threshold=0.05,
                        peak_evidence_min=0.08, min_area_m2=50.0, max_area_m2=900.0,
                        max_elongation=3.0, max_background_green=0.4, max_density=0.15,
-                       pool_area_m2=24.1, min_confidence=0.5),
+                       pool_area_m2=24.1,
+                       confidence_coefficients=(1.572, -0.2441, 4.849, -0.6272, -0.442, -20.92,
+                                                -17.03, -1.033, -1.15, 5.21),
+                       min_confidence=0.5),
     "planetscope": replace(_BASE, nodata_buffer_m=6.0, min_area_m2=8.0, max_area_m2=600.0,
                            max_elongation=3.0, max_background_green=0.35, max_density=0.15,
                            confidence_coefficients=(-0.4936, 2.406, 0.768, 0.5379, -0.9378,
