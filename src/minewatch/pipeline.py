@@ -441,7 +441,9 @@ def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
     def cube(k: int) -> xr.DataArray:
         out = xr.DataArray(np.stack([a[k] for a in arrays]), dims=("time", "y", "x"),
                            coords=coords)
-        return out.rio.write_crs(grid["crs"]).rio.write_transform(grid["transform"])
+        # in place: rio.write_* otherwise deep-copies the cube
+        return out.rio.write_crs(grid["crs"], inplace=True).rio.write_transform(
+            grid["transform"], inplace=True)
 
     veg, bare = cube(nb), cube(nb + 1)
     sample = None
@@ -452,7 +454,8 @@ def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
                            for k in (nb, nb + 1, blue)])
     one = xr.DataArray(np.asarray(arrays[t][:nb]), dims=("band", "y", "x"),
                        coords={"band": bands, "y": grid["y"], "x": grid["x"]})
-    one = one.rio.write_crs(grid["crs"]).rio.write_transform(grid["transform"])
+    one = one.rio.write_crs(grid["crs"], inplace=True).rio.write_transform(grid["transform"],
+                                                                          inplace=True)
     return indices_from_layers(veg, bare, sample, one, t, cfg.clearings), veg
 
 

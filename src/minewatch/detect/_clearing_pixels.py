@@ -242,7 +242,8 @@ def _assemble(veg: xr.DataArray, bare: xr.DataArray, names: tuple[str, str, str]
     time = veg["time"]
     veg_n = veg + xr.DataArray(veg_shift, dims="time", coords={"time": time})
     bare_n = bare + xr.DataArray(bare_shift, dims="time", coords={"time": time})
-    return Indices(veg=veg_n.astype(np.float32), bare=bare_n.astype(np.float32), veg_raw=veg,
+    return Indices(veg=veg_n.astype(np.float32, copy=False),
+                   bare=bare_n.astype(np.float32, copy=False), veg_raw=veg,
                    bare_raw=bare, names=names, method=method, veg_shift=veg_shift,
                    bare_shift=bare_shift, blue_shift=blue_shift, stack=stack, one=one,
                    one_t=one_t)
@@ -268,10 +269,13 @@ def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarra
     """:class:`Indices` from cached per-date layers: the same values as
     :func:`compute_indices` on the stack they come from, without its reflectance.
 
-    ``veg``/``bare`` are the raw cubes of :func:`date_index_layers` (time, y, x), ``sample``
-    the strided sample of :func:`date_shifts` (None when ``cfg.normalize_dates`` is off),
-    ``one`` the reflectance (band, y, x) of date ``t``, the only date whose other layers
-    (water, redness, blue, NIR) are asked for."""
+    ``veg``/``bare`` are the raw cubes of :func:`date_index_layers` (time, y, x), numpy-backed
+    and owned by the caller, **shifted in place** (memory: one copy of each cube, not two);
+    ``sample`` the strided sample of :func:`date_shifts` (None when ``cfg.normalize_dates`` is
+    off); ``one`` the reflectance (band, y, x) of date ``t``, the only date whose other layers
+    (water, redness, blue, NIR) are asked for. ``veg_raw``/``bare_raw`` hold date ``t`` only
+    (broadcast along ``time``): the raw values are reported for the mapped date alone.
+    """
     method = method_for(one.expand_dims(time=1), cfg)
     names = date_index_layers(one.expand_dims(time=1).isel(y=slice(0, 1), x=slice(0, 1)),
                               cfg)[2]
@@ -279,7 +283,15 @@ def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarra
     shifts = (np.zeros(n_t, np.float32),) * 3
     if cfg.normalize_dates and sample is not None:
         shifts = date_shifts(sample, cfg)
-    return _assemble(veg, bare, names, method, shifts, None, one=one, one_t=t)
+    raw = []
+    for cube, shift in ((veg, shifts[0]), (bare, shifts[1])):
+        date_t = np.array(cube.values[t])
+        raw.append(cube.copy(data=np.broadcast_to(date_t, cube.shape)))
+        data = cube.values  # the caller's array: shifted in place, as `cube + shift` would be
+        data += shift.astype(np.float32)[:, None, None]
+    return Indices(veg=veg, bare=bare, veg_raw=raw[0], bare_raw=raw[1], names=names,
+                   method=method, veg_shift=shifts[0], bare_shift=shifts[1],
+                   blue_shift=shifts[2], stack=None, one=one, one_t=t)
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,9 +365,13 @@ def _first_cleared(veg: np.ndarray, bare: np.ndarray, veg_min: float, drop: floa
     return out.astype(np.float32)
 
 
-def first_cleared_index(ix: Indices, cfg: ClearingConfig) -> xr.DataArray:
-    """(y, x) float32 index of the first cleared date, −1 where never (see ``_first_cleared``)."""
+def first_cleared_index(ix: Indices, cfg: ClearingConfig, upto: int | None = None
+                        ) -> xr.DataArray:
+    """(y, x) float32 index of the first cleared date, −1 where never (see ``_first_cleared``);
+    with ``upto``, over the dates up to that index only (−1 where not cleared by then)."""
     veg, bare = ix.veg, ix.bare
+    if upto is not None:
+        veg, bare = veg.isel(time=slice(0, upto + 1)), bare.isel(time=slice(0, upto + 1))
     if isinstance(veg.data, da.Array):
         veg, bare = veg.chunk({"time": -1}), bare.chunk({"time": -1})
     return xr.apply_ufunc(

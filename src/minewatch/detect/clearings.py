@@ -521,7 +521,7 @@ def clearings_at(stack: xr.DataArray, t: int, cfg: ClearingConfig,
             later.notnull())
     else:
         recovered = xr.full_like(veg_now, np.nan)
-    first_idx = first_cleared_index(ix, cfg)
+    first_idx = first_cleared_index(ix, cfg, upto=t)  # only cleared-by-k, k ≤ t, is asked
     values = {
         ix.names[0]: ix.veg_raw.isel(time=t), ix.names[1]: ix.bare_raw.isel(time=t),
         ix.names[2]: water_now, "veg": veg_now, "dark": ix.dark(t), "red": ix.redness(t),
