@@ -28,6 +28,7 @@ and timings) differs between runs.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import itertools
 import json
@@ -369,7 +370,30 @@ def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
         _write_bool_tif(valid, scene, valid_file)
         with atomic_path(pools_file) as tmp:
             pools.to_parquet(tmp)
+    del scene
+    _trim_memory()
     return pools, valid
+
+
+def _trim_memory() -> None:
+    """Hand memory freed by a task back to the operating system.
+
+    glibc keeps freed blocks in per-thread arenas; with a task per date running on threads,
+    the process's resident memory grew by what each task had freed (to 17 GB for 12 dates of
+    16 MP, for ~4 GB in use). ``malloc_trim(0)`` returns it, as dask.distributed's workers do
+    (dask docs, "Memory not released back to the OS"). A no-op where there is no glibc.
+    """
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6")
+        except OSError:
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
 
 
 def _run_tasks(tasks: list[Any], step: Any) -> list[Any]:
@@ -476,6 +500,7 @@ def _clearings_task(files: Sequence[Path], t: int, grid: dict[str, Any], cfg: De
     if clear_file is not None:
         with atomic_path(clear_file) as tmp:
             clearings.to_parquet(tmp)
+    _trim_memory()
     return clearings
 
 
