@@ -314,14 +314,38 @@ def nanquantile_last(a: np.ndarray, q: float) -> np.ndarray:
     return np.where(n > 0, out, np.nan).astype(np.float32)
 
 
+#: Rows per block of the per-pixel reductions over time (memory: their sorted copies and
+#: running maxima are of one block, not of the whole grid).
+_ROWS = 256
+
+
+def _by_rows(func, arrays: tuple[np.ndarray, ...], *args: Any) -> np.ndarray:
+    """``func(*arrays, *args)`` of per-pixel arrays (y, x, time) computed on blocks of rows:
+    the same values, with the temporaries of one block at a time."""
+    n = arrays[0].shape[0] if arrays[0].ndim >= 3 else 0
+    if n <= _ROWS:
+        return func(*arrays, *args)
+    out = None
+    for r0 in range(0, n, _ROWS):
+        part = func(*(a[r0:r0 + _ROWS] for a in arrays), *args)
+        if out is None:
+            out = np.empty((n, *part.shape[1:]), part.dtype)
+        out[r0:r0 + _ROWS] = part
+    return out
+
+
 def _nanquantile_time(a: np.ndarray, q: float) -> np.ndarray:
-    return nanquantile_last(a, q)
+    return _by_rows(nanquantile_last, (a,), q)
 
 
-def _nanmax_time(a: np.ndarray) -> np.ndarray:
+def _nanmax_rows(a: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmax(a, axis=-1).astype(np.float32)
+
+
+def _nanmax_time(a: np.ndarray) -> np.ndarray:
+    return _by_rows(_nanmax_rows, (a,))
 
 
 def over_time(cube: xr.DataArray, func, *args) -> xr.DataArray:
@@ -344,6 +368,14 @@ def max_time(cube: xr.DataArray) -> xr.DataArray:
 
 def _first_cleared(veg: np.ndarray, bare: np.ndarray, veg_min: float, drop: float,
                    rise: float, bare_veg_max: float, bare_min: float) -> np.ndarray:
+    """Index of the first date a pixel is cleared (−1 never); time is the last axis (blocks
+    of rows: :func:`_first_cleared_rows`)."""
+    return _by_rows(_first_cleared_rows, (veg, bare), veg_min, drop, rise, bare_veg_max,
+                    bare_min)
+
+
+def _first_cleared_rows(veg: np.ndarray, bare: np.ndarray, veg_min: float, drop: float,
+                        rise: float, bare_veg_max: float, bare_min: float) -> np.ndarray:
     """Index of the first date a pixel is cleared (−1 never); time is the last axis.
 
     Cleared: bare, or changed against the running maximum NDVI / minimum BSI of the earlier
