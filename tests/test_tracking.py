@@ -752,3 +752,40 @@ def test_a_hidden_pool_detected_in_part_is_not_counted_twice():
     # observed pixels now): not carried; the 5 others still are
     assert h.loc[("S0001", P2), "n_pools_carried"] == 5
     assert h.loc[("S0001", P2), "n_pools"] == 5 + 5
+
+
+def test_a_partly_clouded_clearing_carries_its_hidden_share_of_area():
+    # the cloud edge at x = 150 hides the western half of the east clearing (120–180 m) on
+    # P1 and P2; the detector maps only its observed half there. The hidden half is carried
+    # (it was cleared when last seen), so the cleared area does not dip; the wholly hidden
+    # west clearing is carried whole, as before.
+    pools, clearings, valid = partly_world(cloud_x=150.0)
+    on_cloudy = clearings["date"].isin([P1, P2])
+    visible = shift(box(150, 60, 180, 80))
+    clearings.loc[on_cloudy, "geometry"] = [visible] * int(on_cloudy.sum())
+    clearings.loc[on_cloudy, "area_m2"] = visible.area
+    h = track_sites(pools, clearings, valid=valid).history.set_index(["site_id", "date"])
+    both = WEST_CLEARING.area + EAST_CLEARING.area
+    big = h.loc["S0001"]
+    assert big["cleared_area_m2"].tolist() == pytest.approx([both] * 4, rel=0.02)
+    hidden = WEST_CLEARING.area + EAST_CLEARING.area / 2
+    assert big["cleared_area_m2_carried"].tolist() == pytest.approx(
+        [0.0, hidden, hidden, 0.0], rel=0.02)
+
+
+def test_a_moving_cloud_does_not_count_a_clearing_twice():
+    # P1: the cloud hides x < 150 (the west half of the east clearing is carried); P2: it
+    # hides x > 150 instead. The east clearing's area is counted once on both dates.
+    pools, clearings, valid = partly_world(cloud_x=150.0)
+    xs = valid["x"].values - X0
+    valid.values[2] = (xs < 150)[None, :]
+    halves = {P1: shift(box(150, 60, 180, 80)), P2: shift(box(120, 60, 150, 80))}
+    for day, half in halves.items():
+        east = (clearings["date"] == day) & (clearings.geometry.centroid.x > X0 + 100)
+        clearings.loc[east, "geometry"] = [half]
+        clearings.loc[east, "area_m2"] = half.area
+    h = track_sites(pools, clearings, valid=valid).history.set_index(["site_id", "date"])
+    big = h.loc["S0001"]
+    east_counted = big["cleared_area_m2"] - WEST_CLEARING.area * np.array([1, 1, 0, 1])
+    # P2 sees the west clearing's land: it is no longer detected there, so not counted
+    assert east_counted.tolist() == pytest.approx([EAST_CLEARING.area] * 4, rel=0.03)

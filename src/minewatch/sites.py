@@ -467,20 +467,27 @@ _HIDDEN_BELOW = 0.5
 
 def _hidden_members(groups: list[list[_Track]], observer: _Observer, crs: CRS | None,
                     date: pd.Timestamp, p_geom: np.ndarray, c_geom: np.ndarray,
-                    seen_p: np.ndarray, seen_c: np.ndarray) -> list[list[tuple[bool, int, int]]]:
+                    seen_p: np.ndarray, seen_c: np.ndarray
+                    ) -> tuple[list[list[tuple[bool, int, int]]],
+                               list[list[tuple[int, float, int]]]]:
     """Per detection of ``date``: the members its sites held when last seen (``_Track.kept``)
     whose polygon is now less than half observed and overlaps no pool (for a pool) or
-    clearing (for a clearing) detected on ``date``."""
+    clearing (for a clearing) detected on ``date``; and the other clearings it held that are
+    now partly unobserved, with their unobserved share (``(row, share, date seen)``: that
+    part of their area is carried, since a clearing is only ever mapped on observed pixels;
+    the site keeps holding them)."""
     out: list[list[tuple[bool, int, int]]] = [[] for _ in groups]
+    partial: list[list[tuple[int, float, int]]] = [[] for _ in groups]
     owner = [i for i, g in enumerate(groups) for tr in g for _ in tr.kept]
     kept = [m for g in groups for tr in g for m in tr.kept]
     if not kept:
-        return out
+        return out, partial
     is_p = np.array([m[0] for m in kept], dtype=bool)
     row = np.array([m[1] for m in kept], dtype=int)
     geoms = np.empty(len(kept), dtype=object)
     geoms[is_p], geoms[~is_p] = p_geom[row[is_p]], c_geom[row[~is_p]]
-    hidden = observer.fractions(list(geoms), crs, date) < _HIDDEN_BELOW
+    observed = observer.fractions(list(geoms), crs, date)
+    hidden = observed < _HIDDEN_BELOW
     for kind, seen in ((is_p, seen_p), (~is_p, seen_c)):
         sel = np.flatnonzero(hidden & kind)
         if len(sel) and len(seen):
@@ -488,6 +495,33 @@ def _hidden_members(groups: list[list[_Track]], observer: _Observer, crs: CRS | 
             hidden[sel[np.unique(hit)]] = False
     for k in np.flatnonzero(hidden).tolist():
         out[owner[k]].append(kept[k])
+    for k in np.flatnonzero(~hidden & ~is_p & (observed < 1.0)).tolist():
+        partial[owner[k]].append((int(row[k]), float(1.0 - observed[k]), kept[k][2]))
+    return out, partial
+
+
+def _partial_hidden_area(partial: list[list[tuple[int, float, int]]],
+                         carried: list[list[tuple[bool, int, int]]], c_geom: np.ndarray,
+                         observer: _Observer, crs: CRS | None, date: pd.Timestamp
+                         ) -> np.ndarray:
+    """Per detection: the unobserved area (m²) of its partly hidden clearings, counted once
+    where they overlap each other and not where a wholly carried clearing already counts."""
+    out = np.zeros(len(partial))
+    shapes, which = [], []
+    for i, part in enumerate(partial):
+        if not part:
+            continue
+        geom = shapely.union_all([c_geom[r] for r, _, _ in part])
+        whole = [c_geom[r] for is_p, r, _ in carried[i] if not is_p]
+        if whole:
+            geom = shapely.difference(geom, shapely.union_all(whole))
+        if not geom.is_empty:
+            shapes.append(geom)
+            which.append(i)
+    if shapes:
+        observed = observer.fractions(shapes, crs, date)
+        for i, geom, f in zip(which, shapes, observed.tolist(), strict=True):
+            out[i] = geom.area * (1.0 - f)
     return out
 
 
@@ -768,16 +802,20 @@ def track_sites(
         # lie (mostly) under invalid pixels and that no detection of this date overlaps:
         # nobody can see them gone, so they are carried into this date's count. (Only sites
         # whose last outline is not wholly observed can hold such members.)
-        carried = (_hidden_members([g if i in clouded else [] for i, g in enumerate(groups)],
-                                   observer, crs, days[t], p_geom, c_geom, p_geom[ip],
-                                   c_geom[ic])
-                   if clouded else [[] for _ in range(n_det)])
+        # A clearing it held that is now only partly observed (and so mapped, if at all, on
+        # its observed part) carries its unobserved share of area.
+        carried, partial = (
+            _hidden_members([g if i in clouded else [] for i, g in enumerate(groups)],
+                            observer, crs, days[t], p_geom, c_geom, p_geom[ip], c_geom[ic])
+            if clouded else ([[] for _ in range(n_det)], [[] for _ in range(n_det)]))
         car_n = np.round(np.array([sum(p_count[r] for is_p, r, _ in c if is_p)
                                    for c in carried], dtype=float))
         car_pa = np.array([sum(p_area[r] for is_p, r, _ in c if is_p) for c in carried],
                           dtype=float)
         car_ca = np.array([sum(c_area[r] for is_p, r, _ in c if not is_p) for c in carried],
                           dtype=float)
+        if any(partial):
+            car_ca += _partial_hidden_area(partial, carried, c_geom, observer, crs, days[t])
         tot_n, tot_pa, tot_ca = det_n + car_n, det_pa + car_pa, det_ca + car_ca
         tot_area = tot_pa + tot_ca
         for i, group in enumerate(groups):
@@ -804,7 +842,8 @@ def track_sites(
             tr.hulls.append(hulls[i])
             tr.rows.append((t, status[i], int(tot_n[i]), float(tot_pa[i]), float(tot_ca[i]),
                             float(obs_det[i]), int(car_n[i]), float(car_ca[i])))
-            tr.kept = members[i] + carried[i]
+            # a partly hidden clearing stays held: its hidden share is carried until seen
+            tr.kept = members[i] + carried[i] + [(False, r, ts) for r, _, ts in partial[i]]
             carry_log += [(is_p, r, t, t_seen, tr) for is_p, r, t_seen in carried[i]]
         if n_det:
             which = np.array(assigned, dtype=object)
