@@ -473,10 +473,13 @@ def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
     veg, bare = cube(nb), cube(nb + 1)
     sample = None
     if cfg.clearings.normalize_dates:
+        from minewatch.detect._clearing_pixels import shift_sample
+
         s = cfg.clearings.normalization_stride_px
-        blue = bands.index("blue") if "blue" in bands else nb
-        sample = np.stack([np.stack([np.asarray(a[k, ::s, ::s]) for a in arrays])
-                           for k in (nb, nb + 1, blue)])
+        # the strided sample alone: reflectance of every date, every s-th pixel
+        refl = xr.DataArray(np.stack([np.asarray(a[:nb, ::s, ::s]) for a in arrays]),
+                            dims=("time", "band", "y", "x"), coords={"band": bands})
+        sample = shift_sample(refl, veg[:, ::s, ::s], bare[:, ::s, ::s], 1)
     one = xr.DataArray(np.asarray(arrays[t][:nb]), dims=("band", "y", "x"),
                        coords={"band": bands, "y": grid["y"], "x": grid["x"]})
     one = one.rio.write_crs(grid["crs"], inplace=True).rio.write_transform(grid["transform"],

@@ -92,14 +92,14 @@ _LIMITS = [
      "Pools from about 100 m² (one pixel): recall 0.81 (100–200 m²) and 1.00 for pools "
      "≥ 200 m² on L2A input (SWIR at 20 m); smaller pools as part of a cluster (0.41 at "
      "25–50 m², 0.58 at 50–100 m²). Pool count from area within +4 % overall. Mining "
-     "clearings: pixel IoU 0.81; swidden fields never called mining.",
+     "clearings: pixel IoU 0.82; swidden fields never called mining.",
      "Pools under 25 m² are mostly missed (recall 0.08); a chain of pools merges into one "
      "object, so pools are counted from area: pools per site within ±25 % on only 54 % of "
      "site-dates (median error 24 %). About 2 false pools per 10 km² (rivers, fish ponds). "
      "On the sample archive's real Pang War positions it finds 31–153 pools per date "
      "against 47–165 placed: treat 10 m pool counts as approximate."),
     (30.0, "30 m Landsat",
-     "Clearings: pixel IoU 0.80 (0.795 on held-out scenes); swidden fields never called "
+     "Clearings: pixel IoU 0.79 on held-out scenes; swidden fields never called "
      "mining.",
      "Pools: recall under 1 % in every size class — no pool counts from Landsat."),
 ]

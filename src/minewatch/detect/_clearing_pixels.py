@@ -10,6 +10,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
@@ -129,6 +130,9 @@ class Indices:
     """Reflectance (band, y, x) of date ``one_t`` when ``stack`` is None."""
     one_t: int = -1
     """Index of ``one`` along ``time``."""
+    red_shift: np.ndarray | None = None
+    """Per-date shift added to redness (index units), like ``bare_shift``: a date whose whole
+    scene reads less red (haze, light) keeps its laterite."""
 
     def _date(self, t: int) -> xr.DataArray:
         if self.stack is not None:
@@ -153,8 +157,12 @@ class Indices:
         return brightness(one) * 2  # burnt_nir_max is halved for RGB brightness
 
     def redness(self, t: int) -> xr.DataArray:
-        """(red − green) / (red + green) on date ``t``: laterite is red."""
-        return normalized_difference(self._date(t), "red", "green")
+        """(red − green) / (red + green) on date ``t``, shifted like the bare index: laterite
+        is red."""
+        red = normalized_difference(self._date(t), "red", "green")
+        if self.red_shift is None:
+            return red
+        return (red + float(self.red_shift[t])).astype(np.float32)
 
     def blue(self, t: int) -> xr.DataArray:
         """Blue reflectance (0–1) above the date's stable-vegetation median (haze lifts
@@ -215,38 +223,50 @@ def date_index_layers(stack: xr.DataArray, cfg: ClearingConfig
     return veg, bare, names, method
 
 
-def date_shifts(sample: np.ndarray, cfg: ClearingConfig
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-date shifts of vegetation, bare index and blue (float32, one per date) from a
-    strided ``sample`` (3, time, ...) of the raw vegetation index, bare index and blue band:
-    each date is moved to the median over the dates of its stable-vegetation medians."""
+def date_shifts(sample: np.ndarray, cfg: ClearingConfig) -> tuple[np.ndarray, ...]:
+    """Per-date shifts of vegetation, bare index, blue and redness (float32, one per date)
+    from a strided ``sample`` (4, time, ...) of the raw vegetation index, bare index, blue
+    band and redness: each date is moved to the median over the dates of its
+    stable-vegetation medians (blue: to 0)."""
     n_t = sample.shape[1]
-    veg_shift = np.zeros(n_t, np.float32)
-    bare_shift = np.zeros(n_t, np.float32)
-    blue_shift = np.zeros(n_t, np.float32)
+    shifts = [np.zeros(n_t, np.float32) for _ in range(4)]
     vals = np.asarray(sample, np.float32)
     stable = (vals[0] >= cfg.veg_min).reshape(n_t, -1)
-    med_veg, med_bare, med_blue = (_strided_median(vals[k].reshape(n_t, -1), stable)
-                                   for k in range(3))
+    med_veg, med_bare, med_blue, med_red = (_strided_median(vals[k].reshape(n_t, -1), stable)
+                                            for k in range(4))
     if np.isfinite(med_veg).any():
-        veg_shift = np.nan_to_num(np.nanmedian(med_veg) - med_veg).astype(np.float32)
-        bare_shift = np.nan_to_num(np.nanmedian(med_bare) - med_bare).astype(np.float32)
-        blue_shift = -np.nan_to_num(med_blue).astype(np.float32)
-    return veg_shift, bare_shift, blue_shift
+        shifts = [np.nan_to_num(np.nanmedian(med) - med).astype(np.float32)
+                  for med in (med_veg, med_bare)]
+        shifts.append(-np.nan_to_num(med_blue).astype(np.float32))
+        shifts.append(np.nan_to_num(np.nanmedian(med_red) - med_red).astype(np.float32))
+    return tuple(shifts)
 
 
 def _assemble(veg: xr.DataArray, bare: xr.DataArray, names: tuple[str, str, str], method: str,
-              shifts: tuple[np.ndarray, np.ndarray, np.ndarray], stack: xr.DataArray | None,
+              shifts: tuple[np.ndarray | None, ...], stack: xr.DataArray | None,
               one: xr.DataArray | None = None, one_t: int = -1) -> Indices:
-    veg_shift, bare_shift, blue_shift = shifts
+    veg_shift, bare_shift, blue_shift, red_shift = shifts
     time = veg["time"]
     veg_n = veg + xr.DataArray(veg_shift, dims="time", coords={"time": time})
     bare_n = bare + xr.DataArray(bare_shift, dims="time", coords={"time": time})
     return Indices(veg=veg_n.astype(np.float32, copy=False),
                    bare=bare_n.astype(np.float32, copy=False), veg_raw=veg,
                    bare_raw=bare, names=names, method=method, veg_shift=veg_shift,
-                   bare_shift=bare_shift, blue_shift=blue_shift, stack=stack, one=one,
-                   one_t=one_t)
+                   bare_shift=bare_shift, blue_shift=blue_shift, red_shift=red_shift,
+                   stack=stack, one=one, one_t=one_t)
+
+
+def shift_sample(stack: xr.DataArray, veg: xr.DataArray, bare: xr.DataArray, stride: int
+                 ) -> np.ndarray:
+    """The strided sample :func:`date_shifts` takes: (4, time, ...) raw vegetation index, bare
+    index, blue and redness every ``stride`` pixels (computed, on dask input)."""
+    s = stride
+    blue = stack.sel(band="blue").drop_vars("band", errors="ignore")
+    red = normalized_difference(stack[:, :, ::s, ::s], "red", "green")
+    parts = [veg[:, ::s, ::s], bare[:, ::s, ::s], blue[:, ::s, ::s], red]
+    if isinstance(stack.data, da.Array):  # one computation of the four samples
+        parts = dask.compute(*parts)
+    return np.stack([np.asarray(getattr(p, "values", p), np.float32) for p in parts])
 
 
 def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
@@ -254,13 +274,11 @@ def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
     strided sample: the only early computation on dask input)."""
     veg, bare, names, method = date_index_layers(stack, cfg)
     n_t = stack.sizes["time"]
-    shifts = (np.zeros(n_t, np.float32),) * 3
+    shifts = (np.zeros(n_t, np.float32),) * 4
     if cfg.normalize_dates:
-        s = cfg.normalization_stride_px
-        blue = stack.sel(band="blue").drop_vars("band", errors="ignore")
-        sample = xr.concat([veg[:, ::s, ::s], bare[:, ::s, ::s], blue[:, ::s, ::s]],
-                           dim="index")
-        shifts = date_shifts(sample.values, cfg)  # computes a strided sample on dask
+        shifts = date_shifts(shift_sample(stack, veg, bare, cfg.normalization_stride_px), cfg)
+    if not cfg.normalize_redness:
+        shifts = (*shifts[:3], None)
     return _assemble(veg, bare, names, method, shifts, stack)
 
 
@@ -280,9 +298,11 @@ def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarra
     names = date_index_layers(one.expand_dims(time=1).isel(y=slice(0, 1), x=slice(0, 1)),
                               cfg)[2]
     n_t = veg.sizes["time"]
-    shifts = (np.zeros(n_t, np.float32),) * 3
+    shifts = (np.zeros(n_t, np.float32),) * 4
     if cfg.normalize_dates and sample is not None:
         shifts = date_shifts(sample, cfg)
+    if not cfg.normalize_redness:
+        shifts = (*shifts[:3], None)
     raw = []
     for cube, shift in ((veg, shifts[0]), (bare, shifts[1])):
         date_t = np.array(cube.values[t])
@@ -291,7 +311,7 @@ def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarra
         data += shift.astype(np.float32)[:, None, None]
     return Indices(veg=veg, bare=bare, veg_raw=raw[0], bare_raw=raw[1], names=names,
                    method=method, veg_shift=shifts[0], bare_shift=shifts[1],
-                   blue_shift=shifts[2], stack=None, one=one, one_t=t)
+                   blue_shift=shifts[2], red_shift=shifts[3], stack=None, one=one, one_t=t)
 
 
 # --------------------------------------------------------------------------------------------
