@@ -451,6 +451,14 @@ def _write_layers(scene: xr.DataArray, cfg: DetectionConfig, path: Path) -> None
         np.save(fh, layers)
 
 
+def _grid_info(stack: xr.DataArray, times: np.ndarray) -> dict[str, Any]:
+    """What a task working from layer files needs to know of the grid: band names,
+    coordinates, CRS, transform and the dates of its window (``times``)."""
+    return {"bands": [str(b) for b in stack["band"].values], "y": stack["y"].values,
+            "x": stack["x"].values, "crs": stack.rio.crs, "transform": stack.rio.transform(),
+            "window": times}
+
+
 def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
                         cfg: DetectionConfig) -> Any:
     """:class:`~minewatch.detect._clearing_pixels.Indices` of the dates of ``files`` (layers of
@@ -562,13 +570,19 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
             layer_files.append((cache if cache is not None else scratch) / dated[t][0]
                                / f"layers-{key}.npy")
 
+    def window_of(t: int) -> range:
+        if window <= 0:
+            return range(len(times))
+        return range(max(0, t - window), min(len(times), t + window + 1))
+
     def files(t: int) -> tuple[Path | None, Path | None, Path | None]:
         if cache is None:
             return None, None, None
         day = dated[t][0]
         pool_key = _key(_CACHE_VERSION, "pools", config, grid, day, dated[t][1])[:16]
-        lo, hi = (0, len(times)) if window <= 0 else (max(0, t - window), t + window + 1)
-        clear_key = _key(_CACHE_VERSION, "clearings", config, grid, dated[lo:hi], day)[:16]
+        w = window_of(t)
+        clear_key = _key(_CACHE_VERSION, "clearings", config, grid, dated[w.start:w.stop],
+                         day)[:16]
         folder = cache / day
         return (folder / f"pools-{pool_key}.parquet", folder / f"valid-{pool_key}.tif",
                 folder / f"clearings-{clear_key}.parquet")
@@ -576,11 +590,6 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
     def step() -> None:
         if bar is not None:
             bar.update(1)
-
-    def window_of(t: int) -> range:
-        if window <= 0:
-            return range(len(times))
-        return range(max(0, t - window), min(len(times), t + window + 1))
 
     # ---- what is cached: clearings first (they say which dates' layers are still needed)
     clearings_by_t: dict[int, gpd.GeoDataFrame | None] = {0: None}  # none on the first date:
@@ -618,12 +627,9 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
             pools_file, valid_file)
     clear_tasks = {}
     if from_files:
-        grid_info = {"bands": [str(b) for b in stack["band"].values], "y": stack["y"].values,
-                     "x": stack["x"].values, "crs": stack.rio.crs,
-                     "transform": stack.rio.transform()}
         for t in missing:
             lo, hi = window_of(t).start, window_of(t).stop
-            info = {**grid_info, "window": stack["time"].values[lo:hi]}
+            info = _grid_info(stack, stack["time"].values[lo:hi])
             pools = pool_tasks[t] if t in pool_tasks else (pools_by_t[t], None)
             after = [dask.delayed(_written, pure=False)(pool_tasks[k])
                      for k in range(lo, hi) if k in pool_tasks]
@@ -716,9 +722,7 @@ def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
             index = src.read(1).astype(np.int64)
     else:
         if layer_files is not None and all(f.exists() for f in layer_files):
-            info = {"bands": [str(b) for b in stack["band"].values], "y": stack["y"].values,
-                    "x": stack["x"].values, "crs": stack.rio.crs,
-                    "transform": stack.rio.transform(), "window": stack["time"].values}
+            info = _grid_info(stack, stack["time"].values)
             ix, _ = _indices_from_files(layer_files, 0, info, cfg)
             index = np.asarray(first_cleared_index(ix, cfg.clearings).values).astype(np.int64)
         else:
