@@ -214,13 +214,18 @@ def date_index_layers(stack: xr.DataArray, cfg: ClearingConfig
         veg = ndvi(stack)
         bare = bare_soil(stack) if "swir1" in bands else normalized_difference(stack, "red",
                                                                                 "green")
-        names = ("ndvi", "bare_soil" if "swir1" in bands else "redness", "ndwi")
     else:
         veg = normalized_difference(stack, "green", "red")
         bare = normalized_difference(stack, "red", "green")
-        names = ("grvi", "redness", "blueness")
     # NaN in any band propagates to both ratios: a pixel is observed only when every band is
-    return veg, bare, names, method
+    return veg, bare, index_names(method, bands), method
+
+
+def index_names(method: str, bands: list[str]) -> tuple[str, str, str]:
+    """Names of the vegetation, bare and water indices of ``method`` with these bands."""
+    if method == "multispectral":
+        return ("ndvi", "bare_soil" if "swir1" in bands else "redness", "ndwi")
+    return ("grvi", "redness", "blueness")
 
 
 def date_shifts(sample: np.ndarray, cfg: ClearingConfig) -> tuple[np.ndarray, ...]:
@@ -294,9 +299,8 @@ def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarra
     (water, redness, blue, NIR) are asked for. ``veg_raw``/``bare_raw`` hold date ``t`` only
     (broadcast along ``time``): the raw values are reported for the mapped date alone.
     """
-    method = method_for(one.expand_dims(time=1), cfg)
-    names = date_index_layers(one.expand_dims(time=1).isel(y=slice(0, 1), x=slice(0, 1)),
-                              cfg)[2]
+    method = method_for(one, cfg)
+    names = index_names(method, [str(b) for b in one["band"].values])
     n_t = veg.sizes["time"]
     shifts = (np.zeros(n_t, np.float32),) * 4
     if cfg.normalize_dates and sample is not None:
