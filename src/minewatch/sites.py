@@ -469,15 +469,14 @@ def _hidden_members(groups: list[list[_Track]], observer: _Observer, crs: CRS | 
                     date: pd.Timestamp, p_geom: np.ndarray, c_geom: np.ndarray,
                     seen_p: np.ndarray, seen_c: np.ndarray
                     ) -> tuple[list[list[tuple[bool, int, int]]],
-                               list[list[tuple[int, float, int]]]]:
+                               list[list[tuple[bool, int, int]]]]:
     """Per detection of ``date``: the members its sites held when last seen (``_Track.kept``)
     whose polygon is now less than half observed and overlaps no pool (for a pool) or
     clearing (for a clearing) detected on ``date``; and the other clearings it held that are
-    now partly unobserved, with their unobserved share (``(row, share, date seen)``: that
-    part of their area is carried, since a clearing is only ever mapped on observed pixels;
-    the site keeps holding them)."""
+    now partly unobserved (their unobserved part of area is carried, since a clearing is only
+    ever mapped on observed pixels: :func:`_partial_hidden_area`; the site keeps them)."""
     out: list[list[tuple[bool, int, int]]] = [[] for _ in groups]
-    partial: list[list[tuple[int, float, int]]] = [[] for _ in groups]
+    partial: list[list[tuple[bool, int, int]]] = [[] for _ in groups]
     owner = [i for i, g in enumerate(groups) for tr in g for _ in tr.kept]
     kept = [m for g in groups for tr in g for m in tr.kept]
     if not kept:
@@ -496,11 +495,11 @@ def _hidden_members(groups: list[list[_Track]], observer: _Observer, crs: CRS | 
     for k in np.flatnonzero(hidden).tolist():
         out[owner[k]].append(kept[k])
     for k in np.flatnonzero(~hidden & ~is_p & (observed < 1.0)).tolist():
-        partial[owner[k]].append((int(row[k]), float(1.0 - observed[k]), kept[k][2]))
+        partial[owner[k]].append(kept[k])
     return out, partial
 
 
-def _partial_hidden_area(partial: list[list[tuple[int, float, int]]],
+def _partial_hidden_area(partial: list[list[tuple[bool, int, int]]],
                          carried: list[list[tuple[bool, int, int]]], c_geom: np.ndarray,
                          observer: _Observer, crs: CRS | None, date: pd.Timestamp
                          ) -> np.ndarray:
@@ -511,7 +510,7 @@ def _partial_hidden_area(partial: list[list[tuple[int, float, int]]],
     for i, part in enumerate(partial):
         if not part:
             continue
-        geom = shapely.union_all([c_geom[r] for r, _, _ in part])
+        geom = shapely.union_all([c_geom[r] for _, r, _ in part])
         whole = [c_geom[r] for is_p, r, _ in carried[i] if not is_p]
         if whole:
             geom = shapely.difference(geom, shapely.union_all(whole))
@@ -843,7 +842,7 @@ def track_sites(
             tr.rows.append((t, status[i], int(tot_n[i]), float(tot_pa[i]), float(tot_ca[i]),
                             float(obs_det[i]), int(car_n[i]), float(car_ca[i])))
             # a partly hidden clearing stays held: its hidden share is carried until seen
-            tr.kept = members[i] + carried[i] + [(False, r, ts) for r, _, ts in partial[i]]
+            tr.kept = members[i] + carried[i] + partial[i]
             carry_log += [(is_p, r, t, t_seen, tr) for is_p, r, t_seen in carried[i]]
         if n_det:
             which = np.array(assigned, dtype=object)
