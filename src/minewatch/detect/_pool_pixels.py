@@ -14,6 +14,8 @@ over the materials, so a 10 m pixel one third covered by a pool scores about 1/3
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import numpy as np
 from scipy import ndimage
 
@@ -35,6 +37,10 @@ POOL_LIBRARY: dict[str, tuple[float, ...]] = {
 #: Names of the per-pixel layers returned by :func:`pixel_layers`, in order.
 LAYERS: tuple[str, ...] = ("evidence", "material", "background_green", "evidence_density")
 
+#: Pixels per strip of the unmixing: its dozen float32 temporaries (128 KiB each) stay in the
+#: CPU cache instead of streaming through memory.
+_STRIP_PIXELS = 1 << 15
+
 
 def odd_window(metres: float, resolution_m: float, minimum: int = 3) -> int:
     """Window side in pixels (odd, ≥ ``minimum``) for a length in metres."""
@@ -42,53 +48,172 @@ def odd_window(metres: float, resolution_m: float, minimum: int = 3) -> int:
     return n + 1 - n % 2
 
 
-def _mean_filter(values: np.ndarray, weight: np.ndarray, size: int) -> tuple[np.ndarray,
-                                                                             np.ndarray]:
-    """Weighted local mean of each band (normalised convolution) and the weight mean."""
+def _mean_filter(planes: Sequence[np.ndarray], weight: np.ndarray, size: int,
+                 weighted: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+    """Weighted local mean of each plane (normalised convolution) and the weight mean.
+
+    ``weighted``: the planes are already multiplied by ``weight`` (zero where it is 0, one
+    elsewhere), which saves a product per band.
+    """
     wmean = ndimage.uniform_filter(weight, size, mode="nearest")
-    out = np.empty_like(values)
-    for i in range(values.shape[0]):
-        ndimage.uniform_filter(values[i] * weight, size, output=out[i], mode="nearest")
-    out /= np.maximum(wmean, 1e-6)
+    den = np.maximum(wmean, np.float32(1e-6))
+    buf = None if weighted else np.empty_like(weight)
+    out = []
+    for plane in planes:
+        if not weighted:
+            plane = np.multiply(plane, weight, out=buf)
+        mean = ndimage.uniform_filter(plane, size, output=np.empty_like(weight),
+                                      mode="nearest")
+        mean /= den
+        out.append(mean)
     return out, wmean
 
 
-def _unmix(x: np.ndarray, bg: np.ndarray, library: np.ndarray, fit_tolerance: float,
-           gain_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+def _dot(a: Sequence[np.ndarray], b: Sequence[np.ndarray], out: np.ndarray, tmp: np.ndarray
+         ) -> np.ndarray:
+    """``Σ a[i] b[i]`` over the bands, summed in band order like ``(a * b).sum(0)``."""
+    np.multiply(a[0], b[0], out=out)
+    for i in range(1, len(a)):
+        out += np.multiply(a[i], b[i], out=tmp)
+    return out
+
+
+def _strip_rows(shape: tuple[int, ...]) -> int:
+    """Rows per strip of :func:`_fits` for planes of ``shape``."""
+    return max(1, _STRIP_PIXELS // max(1, shape[1]))
+
+
+def _fits(x: Sequence[np.ndarray], bg: Sequence[np.ndarray], library: np.ndarray
+          ) -> Iterator[tuple[slice, int, tuple[np.ndarray, ...]]]:
+    """The least-squares fits of :func:`_unmix`, strip of rows by strip, material by material.
+
+    Yields the strip's rows, the material's index and the flat arrays ``(f, α, bb, xb, xx,
+    max(xx, 1e-9), bp, xp, det)`` (pool fraction, background coefficient and the normal
+    equations' terms); they are buffers, overwritten by the next step.
+
+    float32 throughout, in strips so that the temporaries stay in the CPU cache (every
+    operation is element-wise, so the strips do not change a bit of the result).
+    """
+    shape = x[0].shape
+    if x[0].size == 0:
+        return
+    lib = [[library[k, i] for i in range(len(x))] for k in range(library.shape[0])]
+    pps = [float((library[k] ** 2).sum()) for k in range(library.shape[0])]
+    rows = _strip_rows(shape)
+    n = min(rows, shape[0]) * shape[1]
+    buffers = np.empty((10, n), np.float32)
+    small = np.empty(n, bool)
+    for r0 in range(0, shape[0], rows):
+        r1 = min(r0 + rows, shape[0])
+        m = (r1 - r0) * shape[1]
+        xs = [a[r0:r1].reshape(m) for a in x]
+        bs = [a[r0:r1].reshape(m) for a in bg]
+        fr, al, bb, xb, xx, mxx, bp, xp, det, t = buffers[:, :m]
+        _dot(bs, bs, bb, t)
+        _dot(xs, bs, xb, t)
+        _dot(xs, xs, xx, t)
+        np.clip(xx, 1e-9, np.inf, out=mxx)
+        for k, (p, pp) in enumerate(zip(lib, pps, strict=True)):
+            _dot(bs, p, bp, t)
+            _dot(xs, p, xp, t)
+            # det = bb pp − bp², kept away from 0
+            np.multiply(bb, pp, out=det)
+            det -= np.multiply(bp, bp, out=t)
+            near0 = np.less(np.abs(det, out=t), 1e-9, out=small[:m])
+            if near0.any():  # (rare; a masked copy is slow)
+                np.copyto(det, np.float32(1e-9), where=near0)
+            # α = (xb pp − xp bp) / det, f = 1 − α in [0, 1]
+            np.multiply(xb, pp, out=al)
+            al -= np.multiply(xp, bp, out=t)
+            al /= det
+            np.subtract(1.0, al, out=fr)
+            np.clip(fr, 0.0, 1.0, out=fr)
+            yield slice(r0, r1), k, (fr, al, bb, xb, xx, mxx, bp, xp, det)
+
+
+def _score(fit: tuple[np.ndarray, ...], fit_tolerance: float, gain_range: tuple[float, float],
+           scratch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Score ``f`` × fit weight (in place of ``f``) and whether the gain is plausible.
+
+    ``fit`` as yielded by :func:`_fits`, or a subset of its pixels; ``scratch`` ``(3, n)``
+    float32 buffers of the fit's length, if at hand.
+    """
+    fr, al, bb, xb, xx, mxx, bp, xp, det = fit
+    ga, rs, t = np.empty((3, fr.size), np.float32) if scratch is None else scratch
+    # γ = (bb xp − bp xb) / det
+    np.multiply(bb, xp, out=ga)
+    ga -= np.multiply(bp, xb, out=t)
+    ga /= det
+    # squared residual of the fit, from the normal equations, then the fit weight (the
+    # clips are maxima: np.maximum with a scalar is several times slower)
+    np.multiply(al, xb, out=rs)
+    np.subtract(xx, rs, out=rs)
+    rs -= np.multiply(ga, xp, out=t)
+    np.clip(rs, 0.0, np.inf, out=rs)
+    rs /= mxx
+    np.sqrt(rs, out=rs)
+    rs /= fit_tolerance
+    np.subtract(1.0, rs, out=rs)
+    np.clip(rs, 0.0, 1.0, out=rs)
+    # gain γ / f within gain_range
+    ga /= np.clip(fr, np.float32(1e-3), np.inf, out=t)
+    lo, hi = gain_range
+    ok = ga >= lo
+    ok &= ga <= hi
+    fr *= rs
+    return fr, ok
+
+
+def _unmix(x: Sequence[np.ndarray], bg: Sequence[np.ndarray], library: np.ndarray,
+           fit_tolerance: float, gain_range: tuple[float, float]
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Best pool fraction × fit weight over the library materials, and which material (1-based).
 
-    Per pixel and material ``p``, least squares ``x ≈ α b + γ p`` (``b`` the local background,
-    already lit like the pixel): the pool fraction is ``f = 1 − α`` and ``γ / f`` the
-    illumination of the pool relative to the library (hillshade, calibration), which must lie
-    in ``gain_range``. The weight falls linearly from 1 (exact fit) to 0 at a residual of
+    ``x`` and ``bg`` are the bands' ``(y, x)`` planes (or ``(band, y, x)`` arrays). Per pixel
+    and material ``p``, least squares ``x ≈ α b + γ p`` (``b`` the local background, already
+    lit like the pixel): the pool fraction is ``f = 1 − α`` and ``γ / f`` the illumination of
+    the pool relative to the library (hillshade, calibration), which must lie in
+    ``gain_range``. The weight falls linearly from 1 (exact fit) to 0 at a residual of
     ``fit_tolerance`` × ``|x|``.
     """
-    bb = (bg * bg).sum(0)
-    xb = (x * bg).sum(0)
-    xx = (x * x).sum(0)
-    best = np.zeros(x.shape[1:], np.float32)
-    which = np.zeros(x.shape[1:], np.float32)
-    lo, hi = gain_range
-    for k in range(library.shape[0]):
-        p = library[k][:, None, None]
-        pp = float((library[k] ** 2).sum())
-        bp = (bg * p).sum(0)
-        xp = (x * p).sum(0)
-        det = bb * pp - bp * bp
-        det = np.where(np.abs(det) < 1e-9, np.float32(1e-9), det)
-        alpha = (xb * pp - xp * bp) / det
-        gamma = (bb * xp - bp * xb) / det
-        frac = np.clip(1.0 - alpha, 0.0, 1.0)
-        # squared residual of the fit, from the normal equations
-        res2 = np.maximum(xx - alpha * xb - gamma * xp, 0.0)
-        weight = np.clip(1.0 - np.sqrt(res2 / np.maximum(xx, 1e-9)) / fit_tolerance, 0.0, 1.0)
-        gain = gamma / np.maximum(frac, 1e-3)
-        ok = (gain >= lo) & (gain <= hi)
-        score = np.where(ok, frac * weight, 0.0).astype(np.float32)
-        better = score > best
-        best = np.where(better, score, best)
-        which = np.where(better, np.float32(k + 1), which)
+    shape = x[0].shape
+    best = np.zeros(shape, np.float32)
+    which = np.zeros(shape, np.float32)
+    scratch = np.empty((4, min(_strip_rows(shape), shape[0]) * shape[1]), np.float32)
+    for rows, k, fit in _fits(x, bg, library):
+        m = fit[0].size
+        score, ok = _score(fit, fit_tolerance, gain_range, scratch[:3, :m])
+        # best = where(ok & (score > best), score, best), and which alike, without masked
+        # copies (slow): best is ≥ 0 and the score is ≥ 0 or NaN, so a score zeroed for its
+        # gain never wins, nor does a NaN in fmax
+        bst, wch, t = best[rows].reshape(m), which[rows].reshape(m), scratch[3, :m]
+        score *= ok
+        better = np.greater(score, bst, out=ok)
+        np.fmax(bst, score, out=bst)
+        np.subtract(np.float32(k + 1), wch, out=t)
+        t *= better
+        wch += t
     return best, which
+
+
+def _pool_like(x: Sequence[np.ndarray], bg: Sequence[np.ndarray], library: np.ndarray,
+               fit_tolerance: float, gain_range: tuple[float, float], threshold: float
+               ) -> np.ndarray:
+    """``_unmix(...)[0] > threshold``, scoring only the pixels that can pass.
+
+    A score is ``f`` times a weight ≤ 1, so only pixels whose ``f`` exceeds ``threshold`` (a
+    few percent) need the rest of the fit.
+    """
+    out = np.zeros(x[0].shape, bool)
+    for rows, _, fit in _fits(x, bg, library):
+        m = fit[0].size
+        idx = np.flatnonzero(fit[0] > threshold)
+        if idx.size == 0:
+            continue
+        score, ok = _score(tuple(a[idx] for a in fit), fit_tolerance, gain_range)
+        ok &= score > threshold
+        out[rows].reshape(m)[idx[ok]] = True
+    return out
 
 
 def pixel_layers(cube: np.ndarray, roles: tuple[str, ...], *, resolution_m: float,
@@ -107,40 +232,71 @@ def pixel_layers(cube: np.ndarray, roles: tuple[str, ...], *, resolution_m: floa
     """
     cube = np.asarray(cube, dtype=np.float32)
     valid = np.isfinite(cube).all(0)
-    x = np.where(valid[None], cube, np.float32(0))
+    invalid = ~valid
     use = [i for i, r in enumerate(roles) if unmixing is None or r in unmixing]
     idx = [LIBRARY_BANDS.index(roles[i]) for i in use]
     library = np.array([[POOL_LIBRARY[m][i] for i in idx] for m in materials], np.float32)
+    ir, ig = roles.index("red"), roles.index("green")
+    i_n = roles.index("nir") if "nir" in roles else None
+    # only the bands read below: the unmixing's and those of the greenness and water tests
+    need = sorted({*use, ir, ig} | ({i_n} if i_n is not None else set()))
+    x = {}
+    for i in need:
+        plane = cube[i].copy()
+        plane[invalid] = 0.0
+        x[i] = plane
     size = odd_window(background_window_m, resolution_m)
-    w = valid.astype(np.float32)
-    bg, _ = _mean_filter(x, w, size)
-    ev, _ = _unmix(x[use], bg[use], library, fit_tolerance, gain_range)
+    # first pass: x is 0 where invalid, so it is its own product with the weight
+    means, _ = _mean_filter([x[i] for i in need], valid.astype(np.float32), size,
+                            weighted=True)
+    bg = dict(zip(need, means, strict=True))
+    del means
+    pool_like = _pool_like([x[i] for i in use], [bg[i] for i in use], library,
+                           fit_tolerance, gain_range, background_exclude)
     # second pass: the background without pool-like pixels (and their mixed rims)
-    keep = valid & ~ndimage.binary_dilation(ev > background_exclude)
-    bg2, wmean = _mean_filter(x, keep.astype(np.float32), size)
-    bg = np.where(wmean[None] > 0.05, bg2, bg)
-    del bg2
-    ev, which = _unmix(x[use], bg[use], library, fit_tolerance, gain_range)
-    bad = ~valid
+    keep = ndimage.binary_dilation(pool_like)
+    np.logical_not(keep, out=keep)
+    keep &= valid
+    del pool_like
+    weight = keep.astype(np.float32)
+    del keep
+    wmean = ndimage.uniform_filter(weight, size, mode="nearest")
+    den = np.maximum(wmean, np.float32(1e-6))
+    fill = wmean > 0.05
+    del wmean
+    buf, mean = np.empty_like(weight), np.empty_like(weight)
+    for i in need:
+        ndimage.uniform_filter(np.multiply(x[i], weight, out=buf), size, output=mean,
+                               mode="nearest")
+        mean /= den
+        np.copyto(bg[i], mean, where=fill)
+    del buf, mean, den, fill, weight
+    out = np.empty((len(LAYERS), *cube.shape[1:]), np.float32)
+    ev, which = _unmix([x[i] for i in use], [bg[i] for i in use], library, fit_tolerance,
+                       gain_range)
+    bad = invalid
     buffer_px = round(nodata_buffer_m / resolution_m)
     if buffer_px > 0 and bad.any():
         bad = ndimage.binary_dilation(bad, iterations=buffer_px)
     ev[bad] = 0.0
-    r, g = bg[roles.index("red")], bg[roles.index("green")]
-    if "nir" in roles:
-        n = bg[roles.index("nir")]
-        green = (n - r) / np.maximum(n + r, 1e-6)
-    else:
-        green = (g - r) / np.maximum(g + r, 1e-6)
+    del bad
+    out[0], out[1] = ev, which
+    del which
+    # background greenness: NDVI, else (g − r)/(g + r)
+    r, g = bg[ir], bg[i_n if i_n is not None else ig]
+    num, den = out[2], np.empty_like(r)
+    np.subtract(g, r, out=num)
+    num /= np.maximum(np.add(g, r, out=den), 1e-6, out=den)
+    del bg, den
     dsize = odd_window(density_window_m, resolution_m)
     wet = ev > density_evidence
-    if "nir" in roles:  # open water by itself (NDWI), which a river's interior is
-        gr, nr = x[roles.index("green")], x[roles.index("nir")]
+    del ev
+    if i_n is not None:  # open water by itself (NDWI), which a river's interior is
+        gr, nr = x[ig], x[i_n]
         wet |= valid & ((gr - nr) > water_ndwi_min * (gr + nr))
-    density = ndimage.uniform_filter(wet.astype(np.float32), dsize, mode="nearest")
-    out = np.stack([ev, which, green.astype(np.float32), density]).astype(np.float32)
-    out[:, ~valid] = np.nan
-    out[0, ~valid] = 0.0
+    ndimage.uniform_filter(wet.astype(np.float32), dsize, output=out[3], mode="nearest")
+    out[:, invalid] = np.nan
+    out[0, invalid] = 0.0
     return out
 
 
