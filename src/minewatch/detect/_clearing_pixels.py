@@ -340,7 +340,7 @@ def nanquantile_last(a: np.ndarray, q: float) -> np.ndarray:
     work = np.empty((n_t + 1, min(_CHUNK_PX, n_px)), np.float32)
     out = np.empty(n_px, np.float32)
     for p0 in range(0, n_px, _CHUNK_PX):
-        out[p0:p0 + _CHUNK_PX] = _quantile_chunk(lanes[:, p0:p0 + _CHUNK_PX], tables, work)
+        _quantile_chunk(lanes[:, p0:p0 + _CHUNK_PX], tables, work, out[p0:p0 + _CHUNK_PX])
     return out.reshape(a.shape[:-1])
 
 
@@ -377,9 +377,10 @@ def _rank_tables(n_t: int, q: float) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return lo, hi, frac
 
 
-def _quantile_chunk(lanes: np.ndarray, tables: tuple[np.ndarray, ...], work: np.ndarray
-                    ) -> np.ndarray:
-    """Quantile of each column of ``lanes`` (time, pixels); ``work`` (time + 1, ≥ pixels)."""
+def _quantile_chunk(lanes: np.ndarray, tables: tuple[np.ndarray, ...], work: np.ndarray,
+                    out: np.ndarray) -> None:
+    """Quantile of each column of ``lanes`` (time, pixels) into ``out``; ``work`` (time + 1,
+    ≥ pixels) is scratch."""
     n_t, n_px = lanes.shape
     lo_tab, hi_tab, frac_tab = tables
     count = np.int8 if n_t < 128 else np.intp  # a narrow sum is faster
@@ -390,49 +391,53 @@ def _quantile_chunk(lanes: np.ndarray, tables: tuple[np.ndarray, ...], work: np.
     top_lo = np.maximum(m - 1 - lo, 0)
     from_bottom, from_top = int(hi.max()) + 1, int(top_lo.max()) + 1
     passes = min(from_bottom, from_top)
+    empty = n == 0
     if passes * (n_t - (passes + 1) / 2) > _MAX_EXCHANGES_PER_DATE * n_t:
         ordered = np.sort(lanes, axis=0)  # NaN sort last
         v_lo = np.take_along_axis(ordered, lo[None], axis=0)[0]
         v_hi = np.take_along_axis(ordered, hi[None], axis=0)[0]
     else:
-        # NaN → +inf, sorting last as in a sort; from the top: the same on −values
+        # NaN as +inf (sorting last, as in a sort) and the smallest first; or from the top:
+        # NaN as −inf and the largest first
         buf = work[:, :n_px]
         rows = [buf[t] for t in range(n_t)]
         if from_bottom <= from_top:
             np.fmin(lanes, np.float32(np.inf), out=buf[:n_t])
-            _smallest_first(rows, buf[n_t], passes)
+            _bubble(rows, buf[n_t], passes, np.minimum, np.maximum)
             v_lo, v_hi = _pick(rows[:passes], lo), _pick(rows[:passes], hi)
         else:
-            top_hi = np.maximum(m - 1 - hi, 0)
-            np.negative(lanes, out=buf[:n_t])
-            np.fmin(buf[:n_t], np.float32(np.inf), out=buf[:n_t])
-            _smallest_first(rows, buf[n_t], passes)
-            v_lo = np.negative(_pick(rows[:passes], top_lo))
-            v_hi = np.negative(_pick(rows[:passes], top_hi))
-        empty = n == 0
+            np.fmax(lanes, np.float32(-np.inf), out=buf[:n_t])
+            _bubble(rows, buf[n_t], passes, np.maximum, np.minimum)
+            v_lo = _pick(rows[:passes], top_lo)
+            v_hi = _pick(rows[:passes], np.maximum(m - 1 - hi, 0))
         if empty.any():  # no clear date: a sort's first value (NaN, or ±inf), not a stand-in
             v_lo, v_hi = v_lo.copy(), v_hi.copy()
             v_lo[empty] = v_hi[empty] = np.fmin.reduce(lanes[:, empty], axis=0)
-    out = v_lo + (v_hi - v_lo) * frac_tab[n]
-    return np.where(n > 0, out, np.nan).astype(np.float32)
+    # v_lo + (v_hi − v_lo) × frac, as _nanquantile_sorted (float32, the same rounding)
+    np.subtract(v_hi, v_lo, out=out)
+    np.multiply(out, frac_tab[n], out=out)
+    np.add(out, v_lo, out=out)
+    if empty.any():
+        out[empty] = np.nan
 
 
-def _smallest_first(rows: list[np.ndarray], spare: np.ndarray, passes: int) -> None:
-    """Bubble passes over ``rows`` (1-d, no NaN): ``rows[:passes]`` become the smallest values
-    of each pixel in order. Rows are exchanged as references; ``spare`` is scratch."""
+def _bubble(rows: list[np.ndarray], spare: np.ndarray, passes: int, first, second) -> None:
+    """Bubble passes over ``rows`` (1-d, no NaN): ``rows[:passes]`` become the ``first``-most
+    (np.minimum: smallest; np.maximum: largest) values of each pixel in order. Rows are
+    exchanged as references; ``spare`` is scratch."""
     n_t = len(rows)
     for i in range(min(passes, n_t - 1)):
         for j in range(n_t - 1, i, -1):
             low, high = rows[j - 1], rows[j]
-            np.minimum(low, high, out=spare)
-            np.maximum(low, high, out=high)
+            first(low, high, out=spare)
+            second(low, high, out=high)
             rows[j - 1], spare = spare, low
 
 
 def _pick(rows: list[np.ndarray], rank: np.ndarray) -> np.ndarray:
     """``rows[rank]`` per pixel."""
     out = rows[0]
-    for k in range(1, len(rows)):
+    for k in range(1, min(len(rows), int(rank.max()) + 1)):
         out = np.where(rank == k, rows[k], out)
     return out
 
@@ -507,15 +512,17 @@ def _first_cleared_rows(veg: np.ndarray, bare: np.ndarray, veg_min: float, drop:
     veg = np.asarray(veg, np.float32)
     bare = np.asarray(bare, np.float32)
     veg_t, bare_t = np.moveaxis(veg, -1, 0), np.moveaxis(bare, -1, 0)
-    out = np.full(veg.shape[:-1], -1, np.float32)
-    if veg_t.shape[0] == 0:
-        return out
-    todo = np.ones(out.shape, bool)  # not cleared yet
-    cleared, test, changed = (np.empty(out.shape, bool) for _ in range(3))
-    diff = np.empty(out.shape, np.float32)
-    run_veg, run_bare = veg_t[0].copy(), bare_t[0].copy()  # of the dates before t (t ≥ 1)
+    n_t = veg_t.shape[0]
+    shape = veg.shape[:-1]
+    if n_t == 0:
+        return np.full(shape, -1, np.float32)
+    todo = np.ones(shape, bool)  # not cleared yet
+    dates_before = np.zeros(shape, np.int16)  # dates before the first cleared one
+    cleared, test, changed = (np.empty(shape, bool) for _ in range(3))
+    diff = np.empty(shape, np.float32)
+    run_veg, run_bare = np.array(veg_t[0]), np.array(bare_t[0])  # of dates before t (≥ 1)
     with np.errstate(invalid="ignore"):
-        for t in range(veg_t.shape[0]):
+        for t in range(n_t):
             v, b = veg_t[t], bare_t[t]
             np.less_equal(v, bare_veg_max, out=cleared)
             cleared &= np.greater_equal(b, bare_min, out=test)
@@ -528,9 +535,11 @@ def _first_cleared_rows(veg: np.ndarray, bare: np.ndarray, veg_min: float, drop:
                 np.fmax(run_veg, v, out=run_veg)
                 np.fmin(run_bare, b, out=run_bare)
             cleared &= todo
-            out[cleared] = t
-            todo &= ~cleared
-    return out
+            todo ^= cleared  # cleared ⊆ todo: todo &= ~cleared
+            if t < n_t - 1:
+                dates_before += todo
+    dates_before -= todo * np.int16(n_t)  # never cleared: n_t − 1 − n_t = −1
+    return dates_before.astype(np.float32)
 
 
 def first_cleared_index(ix: Indices, cfg: ClearingConfig, upto: int | None = None
