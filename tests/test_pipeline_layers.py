@@ -106,3 +106,57 @@ def test_deleted_layers_are_rewritten_only_for_an_uncached_clearing(tmp_path, mo
                               config=cfg, overwrite=True)
     assert sorted(calls) == sorted(DATES[1:4])
     assert len(again.clearings) > 0 and len(first.clearings) > 0
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """The block path of large grids, on the small test grids: blocks of 48 × 56 px."""
+    monkeypatch.setattr(pipeline, "_BLOCK_MIN_PIXELS", 1000)
+    monkeypatch.setattr(pipeline, "_BLOCK", (48, 56))
+
+
+def test_clearings_in_blocks_equal_detect_clearings(stack, tmp_path, small_blocks):
+    """Large grids: layers written in bands of rows from the lazy stack, clearings and the
+    first-seen index computed block by block from the files: the same as on the stack."""
+    cfg = DetectionConfig.preset("sentinel2")
+    lazy = stack.chunk({"time": 1, "band": -1, "y": 40, "x": 120})
+    files = []
+    for t in range(stack.sizes["time"]):
+        path = tmp_path / f"layers-{t}.npy"
+        pipeline._write_layers(lazy.isel(time=t), cfg, path)
+        files.append(path)
+        # written in bands of rows: the same file as from the date in memory
+        whole = tmp_path / "whole" / f"layers-{t}.npy"
+        whole.parent.mkdir(exist_ok=True)
+        pipeline._write_layers(stack.isel(time=t), cfg, whole)
+        np.testing.assert_array_equal(np.load(path), np.load(whole))
+        np.testing.assert_array_equal(np.load(pipeline._sample_path(path)),
+                                      np.load(pipeline._sample_path(whole)))
+    info = pipeline._grid_info(stack, stack["time"].values)
+    ix, _ = pipeline._indices_from_files(files, 1, info, cfg)
+    assert ix.veg.chunks is not None  # really the block path
+    found_any = False
+    for t in range(1, stack.sizes["time"]):
+        got = pipeline._clearings_from_files(files, t, info, cfg, None)
+        want = detect_clearings(stack, cfg.clearings, date=t)
+        assert_geodataframe_equal(got, want, check_like=False)
+        found_any |= len(want) > 0
+    assert found_any
+    first = pipeline._first_seen(stack, cfg, None, files)
+    np.testing.assert_array_equal(first.values, first_bare_date(stack, cfg.clearings).values)
+
+
+def test_analyze_in_blocks_gives_the_same_outputs(tmp_path, monkeypatch):
+    """A whole run on the block path writes the same tables as the in-memory path."""
+    make_archive(tmp_path / "a", seed=4, shape=(100, 110), dates=DATES[:4],
+                 clouds=(0.0, 0.3, 0.0, 0.1))
+    whole = minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "whole", report=False)
+    monkeypatch.setattr(pipeline, "_BLOCK_MIN_PIXELS", 1000)
+    monkeypatch.setattr(pipeline, "_BLOCK", (40, 64))
+    blocks = minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "blocks", report=False)
+    assert len(whole.pools) > 0 and len(whole.clearings) > 0
+    for name in ("pools.gpkg", "clearings.gpkg", "sites.gpkg", "site_history.csv",
+                 "timeseries.csv"):
+        assert ((tmp_path / "whole" / name).read_bytes()
+                == (tmp_path / "blocks" / name).read_bytes()), name
+    assert len(blocks.pools) == len(whole.pools)

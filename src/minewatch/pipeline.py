@@ -37,6 +37,7 @@ import os
 import platform
 import re
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -345,8 +346,16 @@ class _Deferred:
         self.value = value
 
     def read(self) -> xr.DataArray:
+        """The date in memory; left lazy on a grid of more than :data:`_BLOCK_MIN_PIXELS`
+        (the task then reads it in blocks)."""
+        if _blocked(self.value.sizes["y"], self.value.sizes["x"]):
+            return self.value
         # in the task's own thread: no nested use of the cluster
         return self.value.compute(scheduler="synchronous")
+
+
+def _is_dask(data: Any) -> bool:
+    return type(data).__module__.startswith("dask")
 
 
 def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
@@ -360,11 +369,17 @@ def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
 
     if isinstance(scene, _Deferred):
         scene = scene.read()
-    valid = scene.notnull().all("band").values
-    pools = detect_pools(scene, cfg)
     if layers_file is not None:
         layers_file.parent.mkdir(parents=True, exist_ok=True)
         _write_layers(scene, cfg, layers_file)
+        if _is_dask(scene.data):  # read once: the pools are found in the layers just written
+            import dask.array as da
+
+            scene = scene.copy(data=da.stack([_layer_array(layers_file, k)
+                                              for k in range(scene.sizes["band"])]))
+    with _TaskThreadScheduler():
+        valid = scene.notnull().all("band").values
+        pools = detect_pools(scene, cfg)
     if pools_file is not None and valid_file is not None:
         pools_file.parent.mkdir(parents=True, exist_ok=True)
         _write_bool_tif(valid, scene, valid_file)
@@ -430,25 +445,133 @@ def _run_tasks(tasks: list[Any], step: Any) -> list[Any]:
 # 2 × window + 1 times and recomputes its indices as often, which made the run grow faster
 # than the number of dates. Instead each date's reflectance and raw indices are written once,
 # as one float32 .npy (band layers, then vegetation and bare index), by the task that detects
-# its pools; the clearing tasks memory-map the files of their window. .npy and not GeoTIFF:
-# these are private, uncompressed, memory-mapped scratch arrays, never published.
+# its pools; the clearing tasks read the files of their window (memory-mapped, or in blocks
+# on large grids). .npy and not GeoTIFF: these are private, uncompressed scratch arrays,
+# never published.
 
-#: Above this many pixels per date, clearings are computed on the dask-backed stack instead
-#: (memory: a clearing task peaks at ~19 bytes per pixel and window date, measured on a
-#: 12-date 1 MP window: ~6 GB for 25 MP and the default 13-date window).
-_LAYERS_MAX_PIXELS = 25_000_000
+#: Grids above this many pixels per date are handled by each task in blocks: dask arrays over
+#: the layer files, computed in the task's own thread, so a task holds one block's temporaries
+#: and grid-sized masks and labels, not date cubes of the whole grid (~19 bytes per pixel and
+#: window date in memory otherwise: 4 GB for 16 MP and a 13-date window).
+_BLOCK_MIN_PIXELS = 4_000_000
+#: Block (rows, columns) of that path: 2 MP.
+_BLOCK = (1024, 2048)
+
+
+def _blocked(height: int, width: int) -> bool:
+    return height * width > _BLOCK_MIN_PIXELS
+
+
+def _sample_path(layers_file: Path) -> Path:
+    """The strided sample of a layer file, beside it (``sample-<key>.npy``)."""
+    return layers_file.with_name(layers_file.name.replace("layers-", "sample-", 1))
+
+
+def _layers_written(layers_file: Path, cfg: DetectionConfig) -> bool:
+    return layers_file.exists() and (not cfg.clearings.normalize_dates
+                                     or _sample_path(layers_file).exists())
 
 
 def _write_layers(scene: xr.DataArray, cfg: DetectionConfig, path: Path) -> None:
-    from minewatch.detect._clearing_pixels import date_index_layers
+    """Write one date's layers: reflectance bands, raw vegetation and bare index as one
+    float32 ``.npy`` (layer, y, x), and the strided sample of the per-date shifts
+    (:func:`~minewatch.detect._clearing_pixels.shift_sample`) beside it. A dask-backed
+    ``scene`` is read and written in bands of rows (its chunk rows), each read once."""
+    from minewatch.detect._clearing_pixels import date_index_layers, shift_sample
     from minewatch.io.write import atomic_path
 
-    veg, bare, _, _ = date_index_layers(scene.expand_dims("time"), cfg.clearings)
-    layers = np.concatenate([np.asarray(scene.values, np.float32),
-                             np.asarray(veg.values, np.float32),
-                             np.asarray(bare.values, np.float32)])
+    nb, height, width = scene.shape
+    lazy = _is_dask(scene.data)
+    step = scene.data.chunks[1][0] if lazy else height
+    stride = cfg.clearings.normalization_stride_px
+    samples = []
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
+              "shape": (nb + 2, height, width)}
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, layers)
+        np.lib.format.write_array_header_1_0(fh, header)
+        start = fh.tell()
+        for r0 in range(0, height, step):
+            part = scene.isel(y=slice(r0, r0 + step))
+            if lazy:
+                part = part.compute(scheduler="synchronous")
+            veg, bare, _, _ = date_index_layers(part.expand_dims("time"), cfg.clearings)
+            layers = (*np.asarray(part.values, np.float32), veg.values[0], bare.values[0])
+            for k, layer in enumerate(layers):
+                # np.save's layout written a band of rows at a time (np.save needs the whole
+                # array in memory): C order, layer-major
+                fh.seek(start + (k * height + r0) * width * 4)
+                fh.write(np.ascontiguousarray(layer, "<f4").tobytes())
+            if cfg.clearings.normalize_dates:
+                off = (-r0) % stride  # the grid's rows 0, s, 2s, ... inside this band
+                rows = dict(y=slice(off, None, stride), x=slice(None, None, stride))
+                samples.append(shift_sample(part.isel(**rows).expand_dims("time"),
+                                            veg.isel(**rows), bare.isel(**rows), 1))
+            del part, veg, bare, layers
+    if samples:
+        with atomic_path(_sample_path(path)) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.concatenate(samples, axis=2))
+
+
+class _LayerRows:
+    """One layer of a layer file as an array dask can slice: rows are read with plain file
+    reads, not a memory map, so a task's resident memory holds its blocks, not the pages of
+    every file it has read (which a memory map keeps mapped until it is closed)."""
+
+    def __init__(self, path: Path, layer: int) -> None:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read(fh)
+            self.offset = fh.tell()
+        self.path, self.layer = path, layer
+        self.shape, self.dtype, self.ndim = tuple(shape[1:]), np.dtype(dtype), 2
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = key
+        r0, r1, _ = rows.indices(self.shape[0])
+        height, width = self.shape
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset + (self.layer * height + r0) * width * self.dtype.itemsize)
+            block = np.fromfile(fh, self.dtype, count=(r1 - r0) * width)
+        return block.reshape(r1 - r0, width)[:, cols]
+
+
+def _layer_array(path: Path, layer: int) -> Any:
+    """Layer ``layer`` of a layer file as a dask array in blocks of :data:`_BLOCK`."""
+    import dask.array as da
+
+    reader = _LayerRows(path, layer)
+    chunks = tuple(min(b, n) for b, n in zip(_BLOCK, reader.shape, strict=True))
+    return da.from_array(reader, chunks=chunks, lock=False, asarray=False,
+                         name=f"layer-{_key(str(path), layer)}", meta=np.empty((0, 0), "<f4"))
+
+
+class _TaskThreadScheduler:
+    """dask computations inside a task run in the task's own thread.
+
+    The detection code computes and persists dask arrays itself; inside a task they must not
+    start a second thread pool (memory: one more block per thread) nor reach a cluster from a
+    worker. ``dask.config`` is process-wide, so the tasks running at once in a process share
+    one setting, kept while any of them runs."""
+
+    _lock = threading.Lock()
+    _depth = 0
+    _setting: Any = None
+
+    def __enter__(self) -> None:
+        import dask
+
+        with self._lock:
+            if _TaskThreadScheduler._depth == 0:
+                _TaskThreadScheduler._setting = dask.config.set(scheduler="synchronous")
+            _TaskThreadScheduler._depth += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._lock:
+            _TaskThreadScheduler._depth -= 1
+            if _TaskThreadScheduler._depth == 0:
+                _TaskThreadScheduler._setting.__exit__(None, None, None)
 
 
 def _grid_info(stack: xr.DataArray, times: np.ndarray) -> dict[str, Any]:
@@ -459,40 +582,76 @@ def _grid_info(stack: xr.DataArray, times: np.ndarray) -> dict[str, Any]:
             "window": times}
 
 
+def _window_sample(files: Sequence[Path], cfg: DetectionConfig) -> np.ndarray | None:
+    """The strided samples of the dates of ``files``, (4, time, ...), as ``shift_sample`` of
+    their stack gives it; None when dates are not normalised."""
+    if not cfg.clearings.normalize_dates:
+        return None
+    return np.concatenate([np.load(_sample_path(f)) for f in files], axis=1)
+
+
 def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
                         cfg: DetectionConfig) -> Any:
     """:class:`~minewatch.detect._clearing_pixels.Indices` of the dates of ``files`` (layers of
     :func:`_write_layers`), with the reflectance of date ``t``; and the (time, y, x) template
-    carrying their dates, grid and CRS."""
-    from minewatch.detect._clearing_pixels import indices_from_layers
+    carrying their dates, grid and CRS. In memory, or, on a grid of more than
+    :data:`_BLOCK_MIN_PIXELS`, dask-backed in blocks read from the files (same values)."""
+    from minewatch.detect._clearing_pixels import (
+        _assemble,
+        index_names,
+        indices_from_layers,
+        method_for,
+    )
 
-    arrays = [np.load(f, mmap_mode="r") for f in files]
     bands = grid["bands"]
     nb = len(bands)
     coords = {"time": grid["window"], "y": grid["y"], "x": grid["x"]}
+    blocked = _blocked(len(grid["y"]), len(grid["x"]))
+    arrays = ([None] * len(files) if blocked
+              else [np.load(f, mmap_mode="r") for f in files])
 
-    def cube(k: int) -> xr.DataArray:
-        out = xr.DataArray(np.stack([a[k] for a in arrays]), dims=("time", "y", "x"),
-                           coords=coords)
-        # in place: rio.write_* otherwise deep-copies the cube
+    def layer(i: int, k: int) -> Any:
+        return _layer_array(files[i], k) if blocked else arrays[i][k]
+
+    def georef(out: xr.DataArray) -> xr.DataArray:
+        # in place: rio.write_* otherwise deep-copies the array
         return out.rio.write_crs(grid["crs"], inplace=True).rio.write_transform(
             grid["transform"], inplace=True)
 
-    veg, bare = cube(nb), cube(nb + 1)
-    sample = None
-    if cfg.clearings.normalize_dates:
-        from minewatch.detect._clearing_pixels import shift_sample
+    def cube(k: int) -> xr.DataArray:
+        if blocked:
+            import dask.array as da
 
-        s = cfg.clearings.normalization_stride_px
-        # the strided sample alone: reflectance of every date, every s-th pixel
-        refl = xr.DataArray(np.stack([np.asarray(a[:nb, ::s, ::s]) for a in arrays]),
-                            dims=("time", "band", "y", "x"), coords={"band": bands})
-        sample = shift_sample(refl, veg[:, ::s, ::s], bare[:, ::s, ::s], 1)
-    one = xr.DataArray(np.asarray(arrays[t][:nb]), dims=("band", "y", "x"),
-                       coords={"band": bands, "y": grid["y"], "x": grid["x"]})
-    one = one.rio.write_crs(grid["crs"], inplace=True).rio.write_transform(grid["transform"],
-                                                                          inplace=True)
-    return indices_from_layers(veg, bare, sample, one, t, cfg.clearings), veg
+            data = da.stack([layer(i, k) for i in range(len(files))])
+        else:
+            data = np.stack([layer(i, k) for i in range(len(files))])
+        return georef(xr.DataArray(data, dims=("time", "y", "x"), coords=coords))
+
+    veg, bare = cube(nb), cube(nb + 1)
+    sample = _window_sample(files, cfg)
+    if blocked:
+        import dask.array as da
+
+        one = da.stack([layer(t, k) for k in range(nb)])
+    else:
+        one = np.asarray(arrays[t][:nb])
+    one = georef(xr.DataArray(one, dims=("band", "y", "x"),
+                              coords={"band": bands, "y": grid["y"], "x": grid["x"]}))
+    if not blocked:
+        return indices_from_layers(veg, bare, sample, one, t, cfg.clearings), veg
+    # lazy: the shifts are added per block (indices_from_layers shifts a numpy cube in place)
+    from minewatch.detect._clearing_pixels import date_shifts
+
+    ccfg = cfg.clearings
+    n_t = len(files)
+    shifts: tuple[Any, ...] = (np.zeros(n_t, np.float32),) * 4
+    if ccfg.normalize_dates and sample is not None:
+        shifts = date_shifts(sample, ccfg)
+    if not ccfg.normalize_redness:
+        shifts = (*shifts[:3], None)
+    method = method_for(one, ccfg)
+    names = index_names(method, bands)
+    return _assemble(veg, bare, names, method, shifts, None, one, t), veg
 
 
 def _written(result: Any) -> bool:
@@ -522,7 +681,8 @@ def _clearings_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
     from minewatch.detect.clearings import clearings_at
 
     ix, template = _indices_from_files(files, t, grid, cfg)
-    return clearings_at(template, t, cfg.clearings, pools, ix)
+    with _TaskThreadScheduler():
+        return clearings_at(template, t, cfg.clearings, pools, ix)
 
 
 def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
@@ -533,12 +693,13 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
 
     One dask graph: a task per date not cached detects its pools and valid mask (it reads its
     own date, so memory holds only the dates of the running tasks; on the cluster's workers
-    when a ``dask.distributed`` client is active). With a grid of at most
-    ``_LAYERS_MAX_PIXELS`` pixels it also writes the date's layers (``layers-*.npy``, in
-    ``cache`` or else in ``scratch``), and a task per date computes its clearings from the
-    layer files of its window as soon as those are written; the files are returned. Each task
-    caches what it made in ``cache``, so a killed run resumes where it stopped.
-    Larger grids: clearings date by date on the dask-backed stack, parallel inside each date.
+    when a ``dask.distributed`` client is active). It also writes the date's layers
+    (``layers-*.npy`` and ``sample-*.npy``, in ``cache`` or else in ``scratch``), and a task
+    per date computes its clearings from the layer files of its window as soon as those are
+    written; the files are returned. Each task caches what it made in ``cache``, so a killed
+    run resumes where it stopped. On grids of more than :data:`_BLOCK_MIN_PIXELS` pixels the
+    tasks work in blocks (:func:`_indices_from_files`), so their memory does not grow with
+    the grid's area times its dates.
     """
     import dask
 
@@ -561,8 +722,7 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
 
         bar = tqdm(total=2 * len(times), desc="detect", unit="step")
 
-    from_files = (len(times) >= 2 and (cache is not None or scratch is not None)
-                  and stack.sizes["y"] * stack.sizes["x"] <= _LAYERS_MAX_PIXELS)
+    from_files = len(times) >= 2 and (cache is not None or scratch is not None)
     layer_files: list[Path] = []
     if from_files:
         for t in range(len(times)):
@@ -609,7 +769,7 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
     for t in range(len(times)):
         pools_file, valid_file, _ = files(t)
         if (pools_file is not None and pools_file.exists() and valid_file.exists()
-                and (t not in needed or layer_files[t].exists())):
+                and (t not in needed or _layers_written(layer_files[t], cfg))):
             pools_by_t[t] = gpd.read_parquet(pools_file)
             valid_by_t[t] = _read_bool_tif(valid_file)
             step()
@@ -643,7 +803,7 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
         else:
             pools_by_t[what], valid_by_t[what] = result
     for t in missing:
-        if t not in clearings_by_t:  # a grid too large for the layer files: on the dask stack
+        if t not in clearings_by_t:  # no folder for layer files: on the dask stack
             clearings = detect_clearings(stack, cfg.clearings, date=t, pools=pools_by_t[t])
             clear_file = files(t)[2]
             if clear_file is not None:
@@ -721,10 +881,12 @@ def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
         with rasterio.open(path) as src:
             index = src.read(1).astype(np.int64)
     else:
-        if layer_files is not None and all(f.exists() for f in layer_files):
+        if layer_files is not None and all(_layers_written(f, cfg) for f in layer_files):
             info = _grid_info(stack, stack["time"].values)
             ix, _ = _indices_from_files(layer_files, 0, info, cfg)
-            index = np.asarray(first_cleared_index(ix, cfg.clearings).values).astype(np.int64)
+            with _TaskThreadScheduler():
+                index = np.asarray(first_cleared_index(ix, cfg.clearings).values)
+            index = index.astype(np.int64)
         else:
             first = first_bare_date(stack, cfg.clearings)
             values = first.values.astype("datetime64[ns]")

@@ -146,6 +146,8 @@ def test_pool_cut_by_chunk_edge_is_one_polygon_with_the_numpy_area():
     np.testing.assert_allclose(lazy.geometry.area.values, eager.geometry.area.values)
     np.testing.assert_allclose(lazy["perimeter_m"].values, eager["perimeter_m"].values)
     assert lazy.geometry.geom_equals(eager.geometry).all()
+    # vertex for vertex (outputs are byte-identical whatever the chunking)
+    assert shapely.equals_exact(lazy.geometry.values, eager.geometry.values, tolerance=0).all()
     pool = lazy.set_index("label").loc[2]        # the L starts on an earlier row: label 1
     assert pool.area_m2 == 7 * 5 * 9.0
     assert pool.geometry.area == pytest.approx(315.0)
@@ -165,6 +167,8 @@ def test_vectorize_chunked_equals_numpy_with_values(chunks):
     for col in ("perimeter_m", "compactness", "elongation", "rectangularity", "mean_ndwi"):
         np.testing.assert_allclose(lazy[col].values, eager[col].values, rtol=1e-12)
     assert lazy.geometry.geom_equals(eager.geometry).all()
+    # vertex for vertex (outputs are byte-identical whatever the chunking)
+    assert shapely.equals_exact(lazy.geometry.values, eager.geometry.values, tolerance=0).all()
     assert lazy.is_valid.all()
 
 
@@ -235,6 +239,8 @@ def test_property_vectorize_any_chunking_equals_numpy(seed, ny, nx, cy, cx, dens
     np.testing.assert_allclose(lazy.geometry.area.values, eager["area_m2"].values)
     assert lazy.is_valid.all() and eager.is_valid.all()
     assert lazy.geometry.geom_equals(eager.geometry).all()
+    # vertex for vertex (outputs are byte-identical whatever the chunking)
+    assert shapely.equals_exact(lazy.geometry.values, eager.geometry.values, tolerance=0).all()
 
 
 def test_large_in_memory_labels_take_the_chunked_path(monkeypatch):

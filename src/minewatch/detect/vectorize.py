@@ -379,9 +379,11 @@ def vectorize(labels: xr.DataArray, *, values: Mapping[str, xr.DataArray] | None
     -----
     Polygons come from :func:`rasterio.features.shapes`, run once per chunk on the bounding
     box of that chunk's objects; pieces of one label in several chunks are dissolved with
-    :func:`shapely.union_all` (exact here: vertices lie on the pixel grid), so results equal
-    the numpy path for any chunking. In-memory labels larger than 4096² px take the same per-chunk
-    path (2048-px chunks) so that chunks are polygonized in threads. Labels are computed
+    :func:`shapely.union_all` (exact here: vertices lie on the pixel grid), and every geometry
+    is normalised (:func:`shapely.normalize`: rings start at the same vertex), so results
+    equal the numpy path for any chunking, vertex for vertex. In-memory labels larger than
+    4096² px take the same per-chunk path (2048-px chunks) so that chunks are polygonized in
+    threads. Labels are computed
     once per chunk; the result is in memory (one row per object).
 
     Examples
@@ -479,7 +481,9 @@ def _join_pieces(values: np.ndarray, polygons: np.ndarray, labels: np.ndarray) -
     out = polygons[starts].copy()
     for k in np.flatnonzero(ends - starts > 1):  # only multi-piece objects (few)
         parts = polygons[starts[k]:ends[k]]
-        out[k] = shapely.union_all(parts)
+        # without the vertices the cut left on straight edges (rasterio's outlines have
+        # corners only): tolerance 0 removes exactly collinear points and nothing else
+        out[k] = shapely.simplify(shapely.union_all(parts), 0)
     bad = ~shapely.is_valid(out)
     if bad.any():
         out[bad] = shapely.make_valid(out[bad])
@@ -488,7 +492,9 @@ def _join_pieces(values: np.ndarray, polygons: np.ndarray, labels: np.ndarray) -
     for k in np.flatnonzero(kinds == 7):
         polys = [g for g in shapely.get_parts(out[k]) if shapely.get_type_id(g) in (3, 6)]
         out[k] = shapely.union_all(polys)
-    return out
+    # one vertex order whatever the chunking: an object cut by chunk borders is a union of
+    # pieces, which starts its rings elsewhere than rasterio's outline of the whole object
+    return shapely.normalize(out)
 
 
 # ``minewatch.detect.vectorize`` is this module and the function (see minewatch._callable)
