@@ -277,7 +277,9 @@ def _segment(stack: xr.DataArray, cfg: ClearingConfig, t: int,
     # broad regions that changed but are not red laterite: swidden fields, grey scars
     other = layers["candidate"] & ~(layers["bare_now"] & layers["laterite"])
     split = local(clean_block, other, split_px + 1, split_px, 0, 0) & mask
-    mask, split, ok = _persist(mask, split, layers["ok"])
+    # with the layer the object table reads again (dask: computed with the rest, not twice)
+    mask, split, ok, changed = _persist(mask, split, layers["ok"], layers["changed"])
+    layers["changed"] = changed
     min_px = max(1, math.ceil(cfg.min_area_m2 / (res * res)))
     labels, n_objects = _label_and_filter(mask, split, min_px)
     labels.name = "clearings"

@@ -412,9 +412,13 @@ def vectorize(labels: xr.DataArray, *, values: Mapping[str, xr.DataArray] | None
         data = da.from_array(np.asarray(data), chunks=_SPLIT_CHUNKS, name=False)
     if isinstance(data, da.Array):
         lab = data
+        # optimize_graph=False: each array's graph optimised alone gets its own fused keys,
+        # and what the values share (e.g. a baseline behind several of them) would be
+        # computed once per value instead of once
         vblocks = [(v.data if isinstance(v.data, da.Array) else da.from_array(v.values))
-                   .rechunk(lab.chunks).to_delayed() for v in vals.values()]
-        lblocks = lab.to_delayed()
+                   .rechunk(lab.chunks).to_delayed(optimize_graph=False)
+                   for v in vals.values()]
+        lblocks = lab.to_delayed(optimize_graph=False)
         rb = np.concatenate([[0], np.cumsum(lab.chunks[0])])
         cb = np.concatenate([[0], np.cumsum(lab.chunks[1])])
         piece_of = dask.delayed(_block_pieces, pure=True)
