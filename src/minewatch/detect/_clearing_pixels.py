@@ -384,7 +384,10 @@ def _quantile_chunk(lanes: np.ndarray, tables: tuple[np.ndarray, ...], work: np.
     n_t, n_px = lanes.shape
     lo_tab, hi_tab, frac_tab = tables
     count = np.int8 if n_t < 128 else np.intp  # a narrow sum is faster
-    n = np.isfinite(lanes).view(np.int8).sum(axis=0, dtype=count).astype(np.intp)  # clear
+    n = np.isfinite(lanes).view(np.int8).sum(axis=0, dtype=count)  # clear dates
+    if int(n.min()) == n_t and _quantile_all_clear(lanes, tables, work, out):
+        return
+    n = n.astype(np.intp)
     lo, hi = lo_tab[n], hi_tab[n]
     # rank from the top among the non-NaN values (±inf, if any, count there but not in n)
     m = n_t - np.isnan(lanes).view(np.int8).sum(axis=0, dtype=count).astype(np.intp)
@@ -419,6 +422,31 @@ def _quantile_chunk(lanes: np.ndarray, tables: tuple[np.ndarray, ...], work: np.
     np.add(out, v_lo, out=out)
     if empty.any():
         out[empty] = np.nan
+
+
+def _quantile_all_clear(lanes: np.ndarray, tables: tuple[np.ndarray, ...], work: np.ndarray,
+                        out: np.ndarray) -> bool:
+    """:func:`_quantile_chunk` where every date is clear: the same two ranks everywhere, no
+    per-pixel pick. False (nothing done) where a sort would be cheaper."""
+    n_t, n_px = lanes.shape
+    lo, hi = int(tables[0][n_t]), int(tables[1][n_t])
+    from_top = n_t - 1 - lo < hi
+    passes = n_t - lo if from_top else hi + 1
+    if passes * (n_t - (passes + 1) / 2) > _MAX_EXCHANGES_PER_DATE * n_t:
+        return False
+    buf = work[:, :n_px]
+    rows = [buf[t] for t in range(n_t)]
+    np.copyto(buf[:n_t], lanes)
+    if from_top:
+        _bubble(rows, buf[n_t], passes, np.maximum, np.minimum)
+        v_lo, v_hi = rows[n_t - 1 - lo], rows[n_t - 1 - hi]
+    else:
+        _bubble(rows, buf[n_t], passes, np.minimum, np.maximum)
+        v_lo, v_hi = rows[lo], rows[hi]
+    np.subtract(v_hi, v_lo, out=out)
+    np.multiply(out, tables[2][n_t], out=out)
+    np.add(out, v_lo, out=out)
+    return True
 
 
 def _bubble(rows: list[np.ndarray], spare: np.ndarray, passes: int, first, second) -> None:
