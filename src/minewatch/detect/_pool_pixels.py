@@ -148,8 +148,8 @@ def _fits(x: Sequence[np.ndarray], bg: Sequence[np.ndarray], library: np.ndarray
             # det = bb pp − bp², kept away from 0
             np.multiply(bb, pp, out=det)
             det -= np.multiply(bp, bp, out=t)
-            near0 = np.less(np.abs(det, out=t), 1e-9, out=small[:m])
-            if near0.any():  # (rare; a masked copy is slow)
+            if not det.min() >= 1e-9:  # (only near nodata; a masked copy is slow)
+                near0 = np.less(np.abs(det, out=t), 1e-9, out=small[:m])
                 np.copyto(det, np.float32(1e-9), where=near0)
             # α = (xb pp − xp bp) / det, f = 1 − α in [0, 1]
             np.multiply(xb, pp, out=al)
