@@ -331,9 +331,9 @@ def nanquantile_last(a: np.ndarray, q: float) -> np.ndarray:
     over the dates from the nearer end (q = 0.9 of 6 dates: 2 passes, not a sort), on chunks
     of pixels with time first (contiguous rows of the (time, y, x) cube)."""
     a = np.asarray(a, np.float32)
-    n_t = a.shape[-1] if a.ndim else 0
-    if a.ndim == 0 or n_t == 0 or a.size == 0:
-        return _nanquantile_sorted(a, q)
+    if a.ndim == 0 or a.size == 0:
+        return _nanquantile_sorted(a, q)  # its errors and empty results
+    n_t = a.shape[-1]
     lanes = np.moveaxis(a, -1, 0).reshape(n_t, -1)  # a view when time is the cube's first axis
     n_px = lanes.shape[1]
     tables = _rank_tables(n_t, q)
@@ -536,7 +536,8 @@ def _first_cleared_rows(veg: np.ndarray, bare: np.ndarray, veg_min: float, drop:
 
     Cleared: bare, or changed against the running maximum NDVI / minimum BSI of the earlier
     clear dates (NaN skipped), an O(dates) stand-in for the quantile baseline. One date at a
-    time (contiguous rows of the (time, y, x) cube), running extremes kept for one date."""
+    time (contiguous rows of the (time, y, x) cube), the running extremes updated in place and
+    the first date counted as the dates before it (no masked writes)."""
     veg = np.asarray(veg, np.float32)
     bare = np.asarray(bare, np.float32)
     veg_t, bare_t = np.moveaxis(veg, -1, 0), np.moveaxis(bare, -1, 0)
