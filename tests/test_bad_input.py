@@ -754,3 +754,23 @@ def test_input_errors_inside_atomic_path_are_not_disguised(tmp_path, write_tif):
     with pytest.raises(TileReadError, match=r"cut\.tif"), atomic_path(target):
         open_tile(cut)
     assert not target.exists() and _leftovers(tmp_path) == []
+
+
+def test_load_stack_without_verify_reads_one_band_and_leaves_the_broken_one_lazy(
+        tmp_path, write_tif):
+    """verify=False counts valid pixels on the first band: a truncated later band is not read
+    (the stack loads), and computing the stack then fails on it (analyze finds the file
+    then: test_pipeline.py::test_a_corrupt_scene_is_skipped_with_its_reason)."""
+    folder = tmp_path / "archive" / "S2_20210105"
+    noise = np.random.default_rng(6).integers(1, 10000, (512, 512), dtype=np.uint16)
+    full = write_tif(tmp_path / "b08_full.tif", noise)
+    for name in S2_DESCRIPTIONS[:3]:
+        write_tif(folder / f"{name}.tif", noise)
+    b08 = folder / "B08.tif"
+    rasterio.shutil.copy(full, b08, driver="GTiff", tiled=True, compress="deflate")
+    b08.write_bytes(b08.read_bytes()[: b08.stat().st_size // 2])
+    frame = _scan(tmp_path / "archive")
+    stack = load_stack(frame, chunks=256, verify=False)
+    assert float(stack["valid_fraction"][0]) == 1.0
+    with pytest.raises(Exception):  # noqa: B017 - odc-stac's own error, at compute time
+        stack.sel(band="nir").compute()

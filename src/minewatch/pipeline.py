@@ -1035,7 +1035,9 @@ def analyze(
             try:
                 with warnings.catch_warnings(record=True) as caught_stack:
                     warnings.simplefilter("always", MinewatchWarning)
-                    stack = load_stack(todo, aoi, chunks=chunks)
+                    # verify=False: a broken file is found by the task that reads it
+                    # (below), not by an extra read of every band here
+                    stack = load_stack(todo, aoi, chunks=chunks, verify=False)
                 if stack.sizes["time"] == 0:
                     raise EmptyArchiveError(f"Every {chosen} scene of {archive} is empty over "
                                             "the AOI (all clouded or no data).")

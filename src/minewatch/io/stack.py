@@ -407,6 +407,7 @@ def load_stack(
     mask_clouds: bool = True,
     skip_empty: bool = True,
     aoi_crs: Any = None,
+    verify: bool = True,
 ) -> xr.DataArray:
     """Load scenes as one reflectance cube (time, band, y, x) on a common grid over an AOI.
 
@@ -443,9 +444,16 @@ def load_stack(
         Drop time steps with no valid pixel over the AOI, warning with
         :class:`~minewatch.errors.EmptySceneWarning`; keep those with less than 1 % valid
         pixels, warning with :class:`~minewatch.errors.SparseSceneWarning`. This computes a
-        per-date valid count (reads one band); pass ``False`` to keep the result fully lazy.
+        per-date valid count (see ``verify``); pass ``False`` to keep the result fully lazy.
     aoi_crs
         CRS of a bare shapely ``aoi`` when it is not lon/lat.
+    verify
+        With ``skip_empty``, count valid pixels over every band, which reads every file, so
+        that a truncated or corrupt file raises :class:`~minewatch.errors.TileReadError` here.
+        ``False`` counts them on the first band only (and on all bands for a date where it
+        has none): about 2.6 × faster on a 12-date Sentinel-2 archive, and a broken file of
+        another band is found when the stack is computed (:func:`minewatch.analyze` passes
+        ``False``: it finds such a file then, and skips its scene).
 
     Returns
     -------
@@ -465,8 +473,9 @@ def load_stack(
         The files of one scene are in different CRSs (scenes in different CRSs are fine).
     TileReadError
         A file's pixels cannot be read (truncated or corrupt), when pixels are read here:
-        ``chunks=None`` or ``skip_empty=True``. (A lazy stack read later raises odc-stac's
-        error at compute time.)
+        ``chunks=None``, or ``skip_empty=True`` with ``verify=True`` (with ``verify=False``,
+        for the first band only). (A lazy stack read later raises odc-stac's error at compute
+        time.)
 
     Examples
     --------
@@ -551,7 +560,16 @@ def load_stack(
 
     if skip_empty:
         with _reading(overlapping):
-            valid = stack.notnull().any("band").mean(("y", "x")).compute()
+            if verify:  # every pixel of every band read: a broken file is found here
+                valid = stack.notnull().any("band").mean(("y", "x")).compute()
+            else:
+                # the first band only: clouds are masked in every band alike, and reading
+                # all of them here costs ~2.6 x more, before detection reads them again
+                valid = stack.isel(band=0, drop=True).notnull().mean(("y", "x")).compute()
+                none = np.flatnonzero(valid.values == 0)
+                if none.size:  # nodata in that band only (e.g. its edge): any band counts
+                    valid[none] = (stack.isel(time=none).notnull().any("band")
+                                   .mean(("y", "x")).compute().values)
         stack = stack.assign_coords(valid_fraction=("time", valid.values.astype(np.float32)))
         empty = valid.values == 0
         skipped = [
