@@ -322,7 +322,6 @@ def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarra
 # reductions over time (core dim in one chunk, NaN-aware, quiet on all-NaN pixels)
 # --------------------------------------------------------------------------------------------
 
-
 def nanquantile_last(a: np.ndarray, q: float) -> np.ndarray:
     """Quantile ``q`` over the last axis ignoring NaN (linear interpolation, as
     ``np.nanquantile``), vectorised: ``np.nanquantile`` loops per pixel when NaN are present.
