@@ -191,6 +191,37 @@ def test_dask_threads_give_the_numpy_map(scene):
     np.testing.assert_array_equal(found, expected)
 
 
+def test_in_memory_map_in_strips_is_the_map_of_one_block(scene, monkeypatch):
+    # a large grid is classified (and its classes counted) a strip of rows at a time, so
+    # the temporaries do not span it: strips of 3 rows give the one-block map and areas
+    import minewatch.change as change_module
+
+    pools, clearings = scene
+    sub = frame([(A, None, box(X0 + 31, Y0 - 72, X0 + 34, Y0 - 69))])  # no pixel centre
+    pools = gpd.GeoDataFrame(pd.concat([pools, sub], ignore_index=True), crs=UTM)
+    values = np.ones((3, 20, 20), bool)
+    values[0, 12:20, 2:9] = False
+    valid = make_valid(values=values)
+    seen = np.full((20, 20), np.datetime64("NaT"), "datetime64[ns]")
+    seen[0:3, 10:15] = np.datetime64(B)
+    first_seen = valid.isel(time=0, drop=True).copy(data=seen)
+    later = clearings[clearings["date"] > pd.Timestamp(B)]  # the first date: from first_seen
+    whole = change_map(pools, later, valid, B, A, first_seen=first_seen)
+    areas = change_areas(whole)
+    detected = change_map(pools, clearings, valid, B, A)
+    monkeypatch.setattr(change_module, "_STRIP_PIXELS", 3 * 20)
+    assert len(change_module._strips(20, 20)) == 7
+    strips = change_map(pools, later, valid, B, A, first_seen=first_seen)
+    assert strips.attrs["before_clearings"] == "first_seen raster"
+    np.testing.assert_array_equal(strips.values, whole.values)
+    assert (whole.values == 0).any() and (whole.values == 3).sum() == 5  # 2x2 pool + 1 px
+    pd.testing.assert_frame_equal(change_areas(strips), areas)
+    monkeypatch.setattr(change_module, "_STRIP_PIXELS", 7)  # strips of one row
+    np.testing.assert_array_equal(change_map(pools, clearings, valid, B, A).values,
+                                  detected.values)
+    pd.testing.assert_frame_equal(change_areas(strips), areas)
+
+
 def test_first_date_without_clearings_uses_first_seen():
     # before = the first date: detect_clearings gives no rows for it
     clearings = frame([

@@ -102,6 +102,10 @@ MINING_KINDS: tuple[str, ...] = POOL_CLEARING_KINDS
 
 _NODATA = 0
 _RASTERIZE_LOCK = threading.Lock()
+#: Pixels of one strip of rows of an in-memory map: the map is classified, and its classes
+#: counted, a strip at a time, so the temporaries (about 15 bytes a pixel) stay near 16 MB
+#: whatever the grid and only the map itself (1 byte a pixel) spans it.
+_STRIP_PIXELS = 1 << 20
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,7 +324,7 @@ def _burn(layer: _Layer, shape: tuple[int, int], transform: Affine, r0: int, c0:
     inside = ((layer.rows >= r0) & (layer.rows < r0 + shape[0])
               & (layer.cols >= c0) & (layer.cols < c0 + shape[1]))
     out[layer.rows[inside] - r0, layer.cols[inside] - c0] = 1
-    return out.astype(bool)
+    return out.view(bool)  # 0/1 bytes: a view, not a copy
 
 
 def _classes(valid_before: np.ndarray, valid_after: np.ndarray, first_seen: np.ndarray | None,
@@ -345,6 +349,24 @@ def _classes(valid_before: np.ndarray, valid_after: np.ndarray, first_seen: np.n
     out[pools_a & ~pools_b] = 3
     out[mine_b & ~mine_a] = 5
     out[~(np.asarray(valid_before, bool) & np.asarray(valid_after, bool))] = _NODATA
+    return out
+
+
+def _strips(height: int, width: int) -> list[tuple[int, int]]:
+    """(first row, end row) of the strips of :data:`_STRIP_PIXELS` covering a grid."""
+    rows = max(1, _STRIP_PIXELS // max(width, 1))
+    return [(r0, min(r0 + rows, height)) for r0 in range(0, height, rows)]
+
+
+def _classes_in_strips(valid_before: np.ndarray, valid_after: np.ndarray,
+                       first_seen: np.ndarray | None, **kwargs: Any) -> np.ndarray:
+    """:func:`_classes` of a whole in-memory grid, strip by strip (the same values as one
+    call: each strip burns the polygons on its own grid, as the dask blocks do)."""
+    height, width = valid_before.shape
+    out = np.empty((height, width), np.uint8)
+    for r0, r1 in _strips(height, width):
+        seen = None if first_seen is None else first_seen[r0:r1]
+        out[r0:r1] = _classes(valid_before[r0:r1], valid_after[r0:r1], seen, r0, 0, **kwargs)
     return out
 
 
@@ -479,8 +501,8 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
                              **kwargs)
     else:
         arrays += [None] * (3 - len(arrays))
-        data = _classes(*[None if x is None else np.asarray(x) for x in arrays], 0, 0,
-                        **kwargs)
+        data = _classes_in_strips(*[None if x is None else np.asarray(x) for x in arrays],
+                                  **kwargs)
     template = valid.isel(time=0, drop=True)
     out = xr.DataArray(data, dims=("y", "x"), coords=template.coords, name="change")
     out = out.rio.write_crs(crs).rio.write_transform(transform)
@@ -542,7 +564,7 @@ def change_polygons(change: xr.DataArray) -> gpd.GeoDataFrame:
     1      3     new pools    200.0
     """
     change = _check_change(change)
-    values = np.asarray(change.values).astype(np.uint8)
+    values = np.asarray(change.values).astype(np.uint8, copy=False)
     transform = change.rio.transform()
     mask = values >= 2
     rows = [(int(v), shapely.geometry.shape(g))
@@ -584,13 +606,15 @@ def change_areas(change: xr.DataArray) -> pd.DataFrame:
     """
     change = _check_change(change)
     data = change.data
-    flat = data.ravel().astype(np.int64)
     n = len(CHANGE_CLASSES)
     if isinstance(data, da.Array):
-        counts = da.bincount(flat, minlength=n).compute()
-    else:
-        counts = np.bincount(np.asarray(flat), minlength=n)
-    counts = counts[:n]
+        counts = da.bincount(data.ravel().astype(np.int64), minlength=n).compute()[:n]
+    else:  # a strip at a time: bincount takes 8 bytes a pixel of what it counts
+        values = np.asarray(data)
+        counts = np.zeros(n, np.int64)
+        for r0, r1 in _strips(*values.shape):
+            counts += np.bincount(values[r0:r1].ravel().astype(np.int64, copy=False),
+                                  minlength=n)[:n]
     px = _pixel_area_m2(change)
     return pd.DataFrame({"class": list(CHANGE_CLASSES), "name": list(CHANGE_CLASSES.values()),
                          "pixels": counts.astype(np.int64),
@@ -648,7 +672,7 @@ def write_change(change: xr.DataArray, path: str | PathLike[str]) -> tuple[Path,
     target = Path(path)
     gpkg = target.with_suffix(".gpkg")
     csv = target.with_name(f"{target.stem}_areas.csv")
-    values = np.asarray(change.values).astype(np.uint8)  # computed once (dask)
+    values = np.asarray(change.values).astype(np.uint8, copy=False)  # computed once (dask)
     change = change.copy(data=values)
     transform = change.rio.transform()
     tags = {"before": str(change.attrs.get("before", "")),
