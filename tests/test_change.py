@@ -250,6 +250,11 @@ def test_first_date_without_clearings_uses_first_seen():
     lazy = change_map(None, clearings, make_valid(chunks={"y": 8}), B, A,
                       first_seen=first_seen.chunk({"x": 5}))
     np.testing.assert_array_equal(lazy.values, raster.values)
+    # an in-memory valid with a lazy first_seen: the map is lazy, on first_seen's blocks
+    lazy = change_map(None, clearings, valid, B, A, first_seen=first_seen.chunk({"y": 6}))
+    assert isinstance(lazy.data, da.Array)
+    assert lazy.data.chunks == ((6, 6, 6, 2), (20,))
+    np.testing.assert_array_equal(lazy.values, raster.values)
 
 
 def test_polygon_areas_sum_to_the_table(scene):

@@ -574,3 +574,24 @@ def test_quicklooks_still_work(tmp_path):
     plot_ndvi(scene, ax=axes[1])
     path = save_figure(fig, tmp_path / "quick.png", dpi=60)
     _check_png(path, _expected_px("single", 60)[0])
+
+
+def test_8bit_true_colour_background_is_v_over_255_with_alpha_where_observed():
+    # made in the RGBA image a band at a time: the values of the whole-array formula
+    from minewatch.plot._inputs import _background_image
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 256, (3, 30, 40), dtype=np.uint8)
+    values[:, 5:9, 7:20] = 0  # no data
+    values[1, 20, 30] = 0  # one band only: still no data
+    image = xr.DataArray(values, dims=("band", "y", "x"),
+                         coords={"band": ["blue", "green", "red"],
+                                 "y": 2_858_995.0 - 10 * np.arange(30),
+                                 "x": 427_005.0 + 10 * np.arange(40)}
+                         ).rio.write_crs("EPSG:32647").rio.write_nodata(0)
+    rgba, _, kind = _background_image(image, pyproj.CRS("EPSG:32647"), None, "rgb")
+    assert kind == "rgb" and rgba.shape == (30, 40, 4) and rgba.dtype == np.float32
+    mask = (values == 0).any(axis=0)
+    expected = np.asarray(values[::-1], "float32") / 255.0  # red, green, blue
+    np.testing.assert_array_equal(np.moveaxis(rgba[..., :3], -1, 0), expected)
+    np.testing.assert_array_equal(rgba[..., 3], (~mask).astype("float32"))

@@ -30,8 +30,9 @@ The first date of a stack has no clearings (``detect_clearings`` needs earlier d
 ``first_seen=first_bare_date(stack)`` to :func:`change_map` so the land already cleared then is
 known per pixel (see its Notes).
 
-``valid`` may be dask-backed: the map is then built lazily, block by block on ``valid``'s
-chunks, each block burning only the polygons that touch it.
+``valid`` (or ``first_seen``) may be dask-backed: the map is then built lazily, block by
+block on its chunks, each block burning only the polygons that touch it. An in-memory map is
+made a strip of rows at a time, so its temporaries never span the grid.
 
 :func:`change_polygons` and :func:`change_areas` turn a change map into polygons and a table
 of area per class, :func:`write_change` writes all three (Cloud-Optimized GeoTIFF with a colour
@@ -403,7 +404,9 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
     first_seen
         Optional (y, x) datetime64 raster on ``valid``'s grid: the first date each pixel was
         seen cleared (:func:`minewatch.detect.clearings.first_bare_date` of the stack). Used
-        only when ``before`` has no clearing rows (see below); recommended then.
+        only when ``before`` has no clearing rows (see below); recommended then. numpy- or
+        dask-backed (dask: the map is lazy, on ``valid``'s chunks when ``valid`` is dask
+        too, else on ``first_seen``'s).
 
     Returns
     -------
@@ -495,8 +498,10 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
     if source == "first_seen raster" and first_seen is not None:
         arrays.append(first_seen.data)
     if any(isinstance(x, da.Array) for x in arrays):
-        first = da.asarray(arrays[0])
-        arrays = [first] + [da.asarray(x).rechunk(first.chunks) for x in arrays[1:]]
+        # the blocks of the first dask input (valid's when it is lazy): an in-memory valid
+        # with a lazy first_seen is cut to first_seen's blocks, never made one block
+        chunks = next(x for x in arrays if isinstance(x, da.Array)).chunks
+        arrays = [da.asarray(x).rechunk(chunks) for x in arrays]
         data = da.map_blocks(_block, *arrays, dtype=np.uint8, meta=np.array((), np.uint8),
                              **kwargs)
     else:

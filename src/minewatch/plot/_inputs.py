@@ -191,17 +191,26 @@ def _background_image(source: Raster, crs: CRS, bounds: Bounds | None, kind: str
     if data.shape[0] < 3:
         raise InputError(f"a true-colour background needs 3 bands (got {data.shape[0]})")
     if roles & set(lower) >= {"red", "green", "blue"}:
-        rgb = np.ma.stack([data[lower.index(b)] for b in ("red", "green", "blue")])
+        bands = [data[lower.index(b)] for b in ("red", "green", "blue")]
     else:
-        rgb = data[:3]
-    mask = np.ma.getmaskarray(rgb).any(axis=0)
+        bands = [data[i] for i in range(3)]
+    mask = np.zeros(data.shape[1:], bool)
+    for band in bands:
+        mask |= np.ma.getmaskarray(band)
+    if data.dtype == np.uint8:
+        # 8-bit true colour (the analysis's imagery COGs): made in the RGBA image itself, a
+        # band at a time (float32 v / 255, as the whole-array division gives)
+        image = np.empty((*mask.shape, 4), "float32")
+        for i, band in enumerate(bands):
+            np.divide(band.filled(0), np.float32(255.0), out=image[..., i], dtype="float32")
+        np.clip(image[..., :3], 0, 1, out=image[..., :3])
+        image[..., 3] = ~mask
+        return image, extent, "rgb"
+    rgb = np.ma.stack(bands)
     values = np.asarray(rgb.filled(0), dtype="float32")
-    if rgb.dtype == np.uint8:
-        scaled = values / 255.0
-    else:
-        valid = values[:, ~mask]
-        lo, hi = np.percentile(valid, (2, 98)) if valid.size else (0.0, 1.0)
-        scaled = (values - lo) / max(hi - lo, 1e-6)
+    valid = values[:, ~mask]
+    lo, hi = np.percentile(valid, (2, 98)) if valid.size else (0.0, 1.0)
+    scaled = (values - lo) / max(hi - lo, 1e-6)
     image = np.concatenate([np.clip(scaled, 0, 1), (~mask)[np.newaxis].astype("float32")])
     return np.moveaxis(image, 0, -1), extent, "rgb"
 
