@@ -371,6 +371,28 @@ def _classes_in_strips(valid_before: np.ndarray, valid_after: np.ndarray,
     return out
 
 
+class _InMemory:
+    """A numpy array that dask reads in place: ``dask.array.from_array`` copies arrays
+    (which have a ``copy`` method), this has none."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self.shape = array.shape
+        self.dtype = array.dtype
+        self.ndim = array.ndim
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.array[key]
+
+
+def _lazy(array: np.ndarray, chunks: tuple[tuple[int, ...], ...]) -> da.Array:
+    """``array`` as a dask array of ``chunks``, not copied."""
+    from dask.base import tokenize
+
+    return da.from_array(_InMemory(array), chunks=chunks, name=f"in-memory-{tokenize(array)}",
+                         meta=np.array((), array.dtype))
+
+
 def _block(valid_before: np.ndarray, valid_after: np.ndarray,
            first_seen: np.ndarray | None = None, *, block_info: Any = None, **kwargs: Any
            ) -> np.ndarray:
@@ -501,7 +523,8 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
         # the blocks of the first dask input (valid's when it is lazy): an in-memory valid
         # with a lazy first_seen is cut to first_seen's blocks, never made one block
         chunks = next(x for x in arrays if isinstance(x, da.Array)).chunks
-        arrays = [da.asarray(x).rechunk(chunks) for x in arrays]
+        arrays = [x.rechunk(chunks) if isinstance(x, da.Array) else _lazy(np.asarray(x), chunks)
+                  for x in arrays]
         data = da.map_blocks(_block, *arrays, dtype=np.uint8, meta=np.array((), np.uint8),
                              **kwargs)
     else:
@@ -510,8 +533,10 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
                                   **kwargs)
     template = valid.isel(time=0, drop=True)
     out = xr.DataArray(data, dims=("y", "x"), coords=template.coords, name="change")
-    out = out.rio.write_crs(crs).rio.write_transform(transform)
-    out = out.rio.write_nodata(_NODATA, encoded=False)
+    # in place: each rio.write_* would otherwise deep-copy the map (1 byte a pixel), and the
+    # copies, held in a cycle by their .rio accessor, live until the garbage collector runs
+    out.rio.write_crs(crs, inplace=True).rio.write_transform(transform, inplace=True)
+    out.rio.write_nodata(_NODATA, encoded=False, inplace=True)
     out.attrs.update({
         "long_name": "change of mining",
         "flag_values": list(CHANGE_CLASSES),
