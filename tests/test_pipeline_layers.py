@@ -119,7 +119,7 @@ def test_clearings_in_blocks_equal_detect_clearings(stack, tmp_path, small_block
     """Large grids: layers written in bands of rows from the lazy stack, clearings and the
     first-seen index computed block by block from the files: the same as on the stack."""
     cfg = DetectionConfig.preset("sentinel2")
-    lazy = stack.chunk({"time": 1, "band": -1, "y": 40, "x": 120})
+    lazy = stack.chunk({"time": 1, "band": -1, "y": 40, "x": 50})
     files = []
     for t in range(stack.sizes["time"]):
         path = tmp_path / f"layers-{t}.npy"

@@ -373,10 +373,7 @@ def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
         layers_file.parent.mkdir(parents=True, exist_ok=True)
         _write_layers(scene, cfg, layers_file)
         if _is_dask(scene.data):  # read once: the pools are found in the layers just written
-            import dask.array as da
-
-            scene = scene.copy(data=da.stack([_layer_array(layers_file, k)
-                                              for k in range(scene.sizes["band"])]))
+            scene = scene.copy(data=_layer_array(layers_file, 0, scene.sizes["band"]))
     with _TaskThreadScheduler():
         valid = scene.notnull().all("band").values
         pools = detect_pools(scene, cfg)
@@ -454,8 +451,9 @@ def _run_tasks(tasks: list[Any], step: Any) -> list[Any]:
 #: and grid-sized masks and labels, not date cubes of the whole grid (~19 bytes per pixel and
 #: window date in memory otherwise: 4 GB for 16 MP and a 13-date window).
 _BLOCK_MIN_PIXELS = 4_000_000
-#: Block (rows, columns) of that path: 2 MP.
-_BLOCK = (1024, 2048)
+#: Block (rows, columns) of that path: 1 MP (smaller blocks: less held by tasks waiting on
+#: their neighbours' overlap; 2048² blocks peaked 0.45 GB higher on a 16 MP pool task).
+_BLOCK = (512, 2048)
 
 
 def _blocked(height: int, width: int) -> bool:
@@ -476,75 +474,103 @@ def _write_layers(scene: xr.DataArray, cfg: DetectionConfig, path: Path) -> None
     """Write one date's layers: reflectance bands, raw vegetation and bare index as one
     float32 ``.npy`` (layer, y, x), and the strided sample of the per-date shifts
     (:func:`~minewatch.detect._clearing_pixels.shift_sample`) beside it. A dask-backed
-    ``scene`` is read and written in bands of rows (its chunk rows), each read once."""
+    ``scene`` is read and written chunk by chunk, each chunk read once."""
     from minewatch.detect._clearing_pixels import date_index_layers, shift_sample
     from minewatch.io.write import atomic_path
 
     nb, height, width = scene.shape
     lazy = _is_dask(scene.data)
-    step = scene.data.chunks[1][0] if lazy else height
+    edges_y = np.cumsum((0, *scene.data.chunks[1])) if lazy else np.array([0, height])
+    edges_x = np.cumsum((0, *scene.data.chunks[2])) if lazy else np.array([0, width])
     stride = cfg.clearings.normalization_stride_px
-    samples = []
+    sample = None
+    if cfg.clearings.normalize_dates:
+        sample = np.empty((4, 1, -(-height // stride), -(-width // stride)), np.float32)
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
               "shape": (nb + 2, height, width)}
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.lib.format.write_array_header_1_0(fh, header)
         start = fh.tell()
-        for r0 in range(0, height, step):
-            part = scene.isel(y=slice(r0, r0 + step))
+        for (r0, r1), (c0, c1) in itertools.product(itertools.pairwise(edges_y),
+                                                    itertools.pairwise(edges_x)):
+            part = scene.isel(y=slice(r0, r1), x=slice(c0, c1))
             if lazy:
                 part = part.compute(scheduler="synchronous")
             veg, bare, _, _ = date_index_layers(part.expand_dims("time"), cfg.clearings)
             layers = (*np.asarray(part.values, np.float32), veg.values[0], bare.values[0])
             for k, layer in enumerate(layers):
-                # np.save's layout written a band of rows at a time (np.save needs the whole
-                # array in memory): C order, layer-major
-                fh.seek(start + (k * height + r0) * width * 4)
-                fh.write(np.ascontiguousarray(layer, "<f4").tobytes())
-            if cfg.clearings.normalize_dates:
-                off = (-r0) % stride  # the grid's rows 0, s, 2s, ... inside this band
-                rows = dict(y=slice(off, None, stride), x=slice(None, None, stride))
-                samples.append(shift_sample(part.isel(**rows).expand_dims("time"),
-                                            veg.isel(**rows), bare.isel(**rows), 1))
+                # np.save's layout (C order, layer-major) written a chunk at a time: np.save
+                # needs the whole array in memory
+                block = np.ascontiguousarray(layer, "<f4")
+                if c0 == 0 and c1 == width:  # whole rows: one write
+                    fh.seek(start + (k * height + r0) * width * 4)
+                    fh.write(block.tobytes())
+                    continue
+                for i in range(r1 - r0):
+                    fh.seek(start + ((k * height + r0 + i) * width + c0) * 4)
+                    fh.write(block[i].tobytes())
+            if sample is not None:
+                # the grid's rows and columns 0, s, 2s, ... inside this chunk
+                oy, ox = (-r0) % stride, (-c0) % stride
+                rows = dict(y=slice(oy, None, stride), x=slice(ox, None, stride))
+                part_sample = shift_sample(part.isel(**rows).expand_dims("time"),
+                                           veg.isel(**rows), bare.isel(**rows), 1)
+                sy, sx = (r0 + oy) // stride, (c0 + ox) // stride
+                sample[:, :, sy:sy + part_sample.shape[2],
+                       sx:sx + part_sample.shape[3]] = part_sample
             del part, veg, bare, layers
-    if samples:
+    if sample is not None:
         with atomic_path(_sample_path(path)) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, np.concatenate(samples, axis=2))
+            np.save(fh, sample)
 
 
 class _LayerRows:
-    """One layer of a layer file as an array dask can slice: rows are read with plain file
-    reads, not a memory map, so a task's resident memory holds its blocks, not the pages of
-    every file it has read (which a memory map keeps mapped until it is closed)."""
+    """Layers ``first`` to ``stop`` of a layer file as an array dask can slice: rows are read
+    with plain file reads, not a memory map, so a task's resident memory holds its blocks, not
+    the pages of every file it has read (which a memory map keeps mapped until closed)."""
 
-    def __init__(self, path: Path, layer: int) -> None:
+    def __init__(self, path: Path, first: int, stop: int) -> None:
         with open(path, "rb") as fh:
             version = np.lib.format.read_magic(fh)
             read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                     else np.lib.format.read_array_header_2_0)
             shape, _, dtype = read(fh)
             self.offset = fh.tell()
-        self.path, self.layer = path, layer
-        self.shape, self.dtype, self.ndim = tuple(shape[1:]), np.dtype(dtype), 2
+        self.path, self.first = path, first
+        self.shape = (stop - first, *shape[1:])
+        self.dtype, self.ndim = np.dtype(dtype), 3
 
-    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
-        rows, cols = key
-        r0, r1, _ = rows.indices(self.shape[0])
-        height, width = self.shape
+    def __getitem__(self, key: tuple[slice | int, slice, slice]) -> np.ndarray:
+        layers, rows, cols = key
+        _, height, width = self.shape
+        r0, r1, _ = rows.indices(height)
+        c0, c1, _ = cols.indices(width)
+        if isinstance(layers, (int, np.integer)):  # one layer: 2-D (dask fuses [k] into reads)
+            return self[slice(int(layers), int(layers) + 1), rows, cols][0]
+        out = []
         with open(self.path, "rb") as fh:
-            fh.seek(self.offset + (self.layer * height + r0) * width * self.dtype.itemsize)
-            block = np.fromfile(fh, self.dtype, count=(r1 - r0) * width)
-        return block.reshape(r1 - r0, width)[:, cols]
+            for k in range(*layers.indices(self.shape[0])):
+                fh.seek(self.offset + ((self.first + k) * height + r0) * width
+                        * self.dtype.itemsize)
+                block = np.fromfile(fh, self.dtype, count=(r1 - r0) * width)
+                # a copy of the columns asked for: a view would keep whole rows alive
+                block = block.reshape(r1 - r0, width)
+                out.append(block if (c0, c1) == (0, width) else block[:, c0:c1].copy())
+        return np.stack(out)
 
 
-def _layer_array(path: Path, layer: int) -> Any:
-    """Layer ``layer`` of a layer file as a dask array in blocks of :data:`_BLOCK`."""
+def _layer_array(path: Path, first: int, stop: int | None = None) -> Any:
+    """Layers ``first`` … ``stop - 1`` (default: ``first`` alone, 2-D) of a layer file as a
+    dask array in blocks of :data:`_BLOCK`, every layer of a block read by one task."""
     import dask.array as da
 
-    reader = _LayerRows(path, layer)
-    chunks = tuple(min(b, n) for b, n in zip(_BLOCK, reader.shape, strict=True))
-    return da.from_array(reader, chunks=chunks, lock=False, asarray=False,
-                         name=f"layer-{_key(str(path), layer)}", meta=np.empty((0, 0), "<f4"))
+    reader = _LayerRows(path, first, first + 1 if stop is None else stop)
+    chunks = (reader.shape[0], *(min(b, n) for b, n in zip(_BLOCK, reader.shape[1:],
+                                                              strict=True)))
+    out = da.from_array(reader, chunks=chunks, lock=False, asarray=False,
+                        name=f"layers-{_key(str(path), first, stop)}",
+                        meta=np.empty((0, 0, 0), "<f4"))
+    return out[0] if stop is None else out
 
 
 class _TaskThreadScheduler:
@@ -630,9 +656,7 @@ def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
     veg, bare = cube(nb), cube(nb + 1)
     sample = _window_sample(files, cfg)
     if blocked:
-        import dask.array as da
-
-        one = da.stack([layer(t, k) for k in range(nb)])
+        one = _layer_array(files[t], 0, nb)
     else:
         one = np.asarray(arrays[t][:nb])
     one = georef(xr.DataArray(one, dims=("band", "y", "x"),

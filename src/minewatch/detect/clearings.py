@@ -242,8 +242,8 @@ def _label_and_filter(mask: xr.DataArray, split: xr.DataArray, min_px: int
     lazy = isinstance(mask.data, da.Array)
     part_a = label_objects(mask & ~split, connectivity=2)
     part_b = label_objects(mask & split, connectivity=2)
-    if lazy:
-        part_a, part_b = _persist(part_a, part_b)
+    # dask: the two label arrays are not kept (8 bytes per pixel), only ``combined``: labelling
+    # the kept masks again is cheap
     n_a = int(part_a.max())
     combined = xr.where(part_b > 0, part_b + n_a, part_a).astype(np.int32)
     if lazy:

@@ -46,7 +46,13 @@ from scipy.spatial import cKDTree
 from minewatch import indices
 from minewatch.config import PRESETS, DetectionConfig, PoolConfig
 from minewatch.config._pools import CONFIDENCE_FEATURES
-from minewatch.detect._pool_objects import block_stats, merge_stats, shape_measures
+from minewatch.detect._pool_objects import (
+    block_stats,
+    candidate_pixels,
+    merge_stats,
+    pixel_stats,
+    shape_measures,
+)
 from minewatch.detect._pool_pixels import (
     LAYERS,
     LIBRARY_BANDS,
@@ -313,11 +319,35 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
     """Labels of every candidate and the measured object table (no filters yet)."""
     cube = scene.sel(band=list(roles))
     layers = _layers(cube, cfg, roles, res)
+    pixels = None
     if _is_dask(layers.data):
-        # computed once and kept (4 float32 layers): labelling and the object table both
-        # read them, and recomputing the unmixing would double the cost
-        layers = layers.persist()
-    ev = layers.sel(layer="evidence").drop_vars("layer")
+        # One pass of the unmixing, whose result is read twice: the evidence is kept for the
+        # mask and labels (4 bytes per pixel), and of the other layers and the bands only the
+        # pixels whose evidence reaches the threshold (the only ones a mask can hold, ~1 %),
+        # for the object table. Keeping all four layers would be 16 bytes per pixel (1.9 GB
+        # for a 10980² tile), recomputing them would double the cost.
+        import dask
+        import dask.array as da
+
+        lay = layers.data
+        cub = cube.data.rechunk(((len(roles),), *lay.chunks[1:])).astype(np.float32)
+        offs_y = np.cumsum((0, *lay.chunks[1][:-1]))
+        offs_x = np.cumsum((0, *lay.chunks[2][:-1]))
+        lb, cb = lay.to_delayed(optimize_graph=False), cub.to_delayed(optimize_graph=False)
+        gather = dask.delayed(_evidence_and_candidates, pure=True)
+        parts = [gather(lb[0, i, j], cb[0, i, j], cfg.evidence_threshold, int(offs_y[i]),
+                        int(offs_x[j]))
+                 for i in range(lb.shape[1]) for j in range(lb.shape[2])]
+        # one task per block returns both, so no block of layers outlives its task
+        done = dask.compute(*parts)
+        ev_np = np.block([[done[i * lb.shape[2] + j][0] for j in range(lb.shape[2])]
+                          for i in range(lb.shape[1])])
+        pixels = [part[1:] for part in done]
+        del done
+        ev = layers.isel(layer=0, drop=True).copy(
+            data=da.from_array(ev_np, chunks=lay.chunks[1:], name=False))
+    else:
+        ev = layers.sel(layer="evidence").drop_vars("layer")
     radius = round(cfg.split_distance_m / res)
     split = dict(threshold=cfg.evidence_threshold, radius_px=radius,
                  min_peak=cfg.peak_evidence_min)
@@ -335,23 +365,23 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
             mask = mask.copy(data=_open(mask.values, cfg.opening_radius_px))
     mask = _georef(mask, scene)
     labels = _label(mask, cfg.connectivity)
-    if _is_dask(labels.data):
-        import dask
-
-        lab = labels.data
-        lay = layers.data.rechunk(((len(LAYERS),), *lab.chunks))
-        cub = cube.data.rechunk(((len(roles),), *lab.chunks)).astype(np.float32)
-        offs_y = np.cumsum((0, *lab.chunks[0][:-1]))
-        offs_x = np.cumsum((0, *lab.chunks[1][:-1]))
-        lb, yb, cb = lab.to_delayed(), lay.to_delayed(), cub.to_delayed()
-        parts = [dask.delayed(block_stats)(lb[i, j], yb[0, i, j], cb[0, i, j],
-                                           int(offs_y[i]), int(offs_x[j]))
-                 for i in range(lb.shape[0]) for j in range(lb.shape[1])]
-        lab_np, *tables = dask.compute(lab, *parts)
+    if pixels is not None:
+        lab_np = np.asarray(labels.data.compute())
         labels = labels.copy(data=lab_np)
+        tables = []
+        for gy, gx, values in pixels:  # per block, in its raster order: the sums of block_stats
+            lab = lab_np[gy, gx]
+            on = lab > 0
+            tables.append(pixel_stats(lab[on], gy[on], gx[on], values[:, on]))
     else:
         tables = [block_stats(labels.values, layers.values, cube.values, 0, 0)]
     return labels, merge_stats(tables)
+
+
+def _evidence_and_candidates(layers: np.ndarray, cube: np.ndarray, threshold: float, y0: int,
+                             x0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A block's evidence layer, and :func:`~._pool_objects.candidate_pixels` of it."""
+    return (np.array(layers[0]), *candidate_pixels(layers, cube, threshold, y0, x0))
 
 
 def _features(table: pd.DataFrame, cfg: PoolConfig, res: float) -> pd.DataFrame:
