@@ -105,7 +105,9 @@ class Analysis:
     """The same per date and region (``region`` column) when ``regions`` were given; also
     written as ``timeseries_regions.csv``."""
     valid: xr.DataArray
-    """(time, y, x) bool: where each date was observed (not cloud, shadow or nodata)."""
+    """(time, y, x) bool: where each date was observed (not cloud, shadow or nodata). With an
+    ``out_dir`` it is dask-backed, one chunk per date read from ``out_dir/cache`` when used
+    (``.values``, ``.sel(time=...)``): a long archive's masks are not all held in memory."""
     config: DetectionConfig
     """The settings used."""
     out_dir: Path | None = None
@@ -384,7 +386,9 @@ def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
             pools.to_parquet(tmp)
     del scene
     _trim_memory()
-    return pools, valid
+    # with a cache file, the mask is read back lazily (_valid_stack): the client does not hold
+    # every date's mask
+    return pools, (None if valid_file is not None else valid)
 
 
 def _trim_memory() -> None:
@@ -795,7 +799,7 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
         if (pools_file is not None and pools_file.exists() and valid_file.exists()
                 and (t not in needed or _layers_written(layer_files[t], cfg))):
             pools_by_t[t] = gpd.read_parquet(pools_file)
-            valid_by_t[t] = _read_bool_tif(valid_file)
+            valid_by_t[t] = None  # read lazily from valid_file (_valid_stack)
             step()
         else:
             todo.append(t)
@@ -845,8 +849,28 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
     if bar is not None:
         bar.close()
     done = [dated[t][0] for t in todo]
-    return (pools_out, clear_out, np.stack([valid_by_t[t] for t in range(len(times))]), done,
+    valid = _valid_stack([valid_by_t[t] for t in range(len(times))],
+                         [files(t)[1] for t in range(len(times))],
+                         (stack.sizes["y"], stack.sizes["x"]))
+    return (pools_out, clear_out, valid, done,
             layer_files if from_files else None)
+
+
+def _valid_stack(masks: list[np.ndarray | None], paths: list[Path | None],
+                 shape: tuple[int, int]) -> Any:
+    """(time, y, x) valid masks: in memory where a task returned one, else read from its cache
+    file when asked (dask, one chunk per date): the masks of a long archive on a large grid
+    (1 byte per pixel and date) are not all held by the client, whose consumers (sites, time
+    series, change maps) read them date by date."""
+    if all(m is not None for m in masks):
+        return np.stack(masks)
+    import dask
+    import dask.array as da
+
+    read = dask.delayed(_read_bool_tif, pure=True)
+    return da.stack([da.from_array(m, chunks=-1, name=False) if m is not None
+                     else da.from_delayed(read(p), shape, dtype=bool)
+                     for m, p in zip(masks, paths, strict=True)])
 
 
 def _first_date_clearings(clearings: gpd.GeoDataFrame, first_seen: xr.DataArray,
