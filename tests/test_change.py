@@ -219,6 +219,14 @@ def test_in_memory_map_in_strips_is_the_map_of_one_block(scene, monkeypatch):
     monkeypatch.setattr(change_module, "_STRIP_PIXELS", 7)  # strips of one row
     np.testing.assert_array_equal(change_map(pools, clearings, valid, B, A).values,
                                   detected.values)
+    # a lazy valid of one block a date (as analyze reads it back) is made in strips too, on
+    # the blocks of a lazy first_seen cut finer
+    lazy = change_map(pools, later, valid.chunk({"time": 1}), B, A,
+                      first_seen=first_seen.chunk({"x": 8}))
+    assert lazy.data.chunks == ((20,), (8, 8, 4))
+    np.testing.assert_array_equal(lazy.values, whole.values)
+    np.testing.assert_array_equal(
+        change_map(pools, clearings, valid.chunk({"time": 1}), B, A).values, detected.values)
     pd.testing.assert_frame_equal(change_areas(strips), areas)
 
 

@@ -31,8 +31,9 @@ The first date of a stack has no clearings (``detect_clearings`` needs earlier d
 known per pixel (see its Notes).
 
 ``valid`` (or ``first_seen``) may be dask-backed: the map is then built lazily, block by
-block on its chunks, each block burning only the polygons that touch it. An in-memory map is
-made a strip of rows at a time, so its temporaries never span the grid.
+block on the chunks of the one cut finest, each block burning only the polygons that touch
+it. Blocks, and in-memory maps, are made a strip of rows at a time, so the temporaries never
+span the grid.
 
 :func:`change_polygons` and :func:`change_areas` turn a change map into polygons and a table
 of area per class, :func:`write_change` writes all three (Cloud-Optimized GeoTIFF with a colour
@@ -360,14 +361,17 @@ def _strips(height: int, width: int) -> list[tuple[int, int]]:
 
 
 def _classes_in_strips(valid_before: np.ndarray, valid_after: np.ndarray,
-                       first_seen: np.ndarray | None, **kwargs: Any) -> np.ndarray:
-    """:func:`_classes` of a whole in-memory grid, strip by strip (the same values as one
-    call: each strip burns the polygons on its own grid, as the dask blocks do)."""
+                       first_seen: np.ndarray | None, r0: int = 0, c0: int = 0,
+                       **kwargs: Any) -> np.ndarray:
+    """:func:`_classes` of the block at row ``r0``, column ``c0`` (a whole in-memory grid, or
+    a dask block: one date's block can be its whole grid), a strip of rows at a time (the
+    same values as one call: each strip burns the polygons on its own grid)."""
     height, width = valid_before.shape
     out = np.empty((height, width), np.uint8)
-    for r0, r1 in _strips(height, width):
-        seen = None if first_seen is None else first_seen[r0:r1]
-        out[r0:r1] = _classes(valid_before[r0:r1], valid_after[r0:r1], seen, r0, 0, **kwargs)
+    for s0, s1 in _strips(height, width):
+        seen = None if first_seen is None else first_seen[s0:s1]
+        out[s0:s1] = _classes(valid_before[s0:s1], valid_after[s0:s1], seen, r0 + s0, c0,
+                              **kwargs)
     return out
 
 
@@ -397,7 +401,7 @@ def _block(valid_before: np.ndarray, valid_after: np.ndarray,
            first_seen: np.ndarray | None = None, *, block_info: Any = None, **kwargs: Any
            ) -> np.ndarray:
     (r0, _), (c0, _) = block_info[0]["array-location"]
-    return _classes(valid_before, valid_after, first_seen, r0, c0, **kwargs)
+    return _classes_in_strips(valid_before, valid_after, first_seen, r0, c0, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,8 +431,8 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
         Optional (y, x) datetime64 raster on ``valid``'s grid: the first date each pixel was
         seen cleared (:func:`minewatch.detect.clearings.first_bare_date` of the stack). Used
         only when ``before`` has no clearing rows (see below); recommended then. numpy- or
-        dask-backed (dask: the map is lazy, on ``valid``'s chunks when ``valid`` is dask
-        too, else on ``first_seen``'s).
+        dask-backed (dask: the map is lazy, on the chunks of whichever of ``valid`` and
+        ``first_seen`` is cut into more blocks).
 
     Returns
     -------
@@ -520,9 +524,11 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
     if source == "first_seen raster" and first_seen is not None:
         arrays.append(first_seen.data)
     if any(isinstance(x, da.Array) for x in arrays):
-        # the blocks of the first dask input (valid's when it is lazy): an in-memory valid
-        # with a lazy first_seen is cut to first_seen's blocks, never made one block
-        chunks = next(x for x in arrays if isinstance(x, da.Array)).chunks
+        # the blocks of the dask input cut finest (the first on a tie: valid's): a lazy
+        # first_seen (8 bytes a pixel) is never made one block because valid has one block
+        # a date, nor an in-memory valid one block because first_seen is lazy
+        chunks = max((x for x in arrays if isinstance(x, da.Array)),
+                     key=lambda x: x.npartitions).chunks
         arrays = [x.rechunk(chunks) if isinstance(x, da.Array) else _lazy(np.asarray(x), chunks)
                   for x in arrays]
         data = da.map_blocks(_block, *arrays, dtype=np.uint8, meta=np.array((), np.uint8),
