@@ -679,7 +679,8 @@ def write_change(change: xr.DataArray, path: str | PathLike[str]) -> tuple[Path,
     - same stem ``.gpkg``: :func:`change_polygons` (layer ``change``);
     - same stem ``_areas.csv``: :func:`change_areas`.
 
-    The map is computed in memory to write it (1 byte per pixel).
+    The map is computed in memory to write it (1 byte per pixel, and about 2 more while its
+    polygons are traced); a lazy map is computed block by block.
 
     Parameters
     ----------
