@@ -218,22 +218,87 @@ def _read_bool_tif(path: Path) -> np.ndarray:
         return src.read(1).astype(bool)
 
 
+#: Side (px) of the blocks a date's true colour is made in when the date is in memory.
+_RGB_BLOCK = 2048
+_RGB_BANDS = ("red", "green", "blue")
+
+
+def _rgb_bytes(rgb: np.ndarray) -> np.ndarray:
+    """uint8 true colour (0 = no data) of (band, y, x) reflectance (0–1)."""
+    rgb = rgb.astype("float32", copy=False)
+    scaled = np.clip(np.sqrt(np.clip(rgb, 0, None) / _RGB_MAX) * 254 + 1, 1, 255)
+    return np.where(np.isfinite(rgb), scaled, 0).astype("uint8")
+
+
+def _rgb_vrt(pixels: Path, width: int, height: int, crs: Any, transform: Any,
+             tags: Mapping[str, str]) -> str:
+    """A VRT of the staged pixels that says what an in-memory dataset of them would (tags,
+    band names, nodata 0, colour interpretation undefined), so that GDAL's COG copy of it is
+    the file the in-memory dataset gives; a GeoTIFF cannot say "undefined" of its first band
+    once blocks are written."""
+    from xml.sax.saxutils import escape
+
+    from rasterio.crs import CRS
+
+    items = "".join(f'<MDI key="{escape(k)}">{escape(v)}</MDI>' for k, v in tags.items())
+    bands = "".join(
+        f'<VRTRasterBand dataType="Byte" band="{i}"><Description>{escape(name)}</Description>'
+        "<NoDataValue>0</NoDataValue><ColorInterp>Undefined</ColorInterp><SimpleSource>"
+        f'<SourceFilename relativeToVRT="0">{escape(str(pixels))}</SourceFilename>'
+        f"<SourceBand>{i}</SourceBand></SimpleSource></VRTRasterBand>"
+        for i, name in enumerate(_RGB_BANDS, start=1))
+    geotransform = ", ".join(repr(float(v)) for v in transform.to_gdal())
+    return (f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">'
+            f"<SRS>{escape(CRS.from_user_input(crs).to_wkt())}</SRS>"
+            f"<GeoTransform>{geotransform}</GeoTransform><Metadata>{items}</Metadata>{bands}"
+            "</VRTDataset>")
+
+
 def _write_rgb(scene: xr.DataArray, path: Path) -> Path:
-    """A true-colour uint8 COG of one date (0 = no data), for maps and the report."""
+    """A true-colour uint8 COG of one date (0 = no data), for maps and the report.
+
+    ``scene`` may be lazy: it is read and scaled a block at a time (its dask chunks, else
+    blocks of :data:`_RGB_BLOCK` px), each block written to a temporary tiled GeoTIFF that
+    GDAL then copies to the COG, so neither the date's reflectance nor its image is ever in
+    memory whole (the same file, byte for byte, as writing the image in one piece).
+    """
+    from rasterio.shutil import copy as copy_raster
+    from rasterio.windows import Window
+
     from minewatch.io.write import atomic_path
 
-    rgb = scene.sel(band=["red", "green", "blue"]).values.astype("float32")
-    scaled = np.clip(np.sqrt(np.clip(rgb, 0, None) / _RGB_MAX) * 254 + 1, 1, 255)
-    data = np.where(np.isfinite(rgb), scaled, 0).astype("uint8")
-    profile = {"driver": "COG", "width": data.shape[2], "height": data.shape[1], "count": 3,
-               "dtype": "uint8", "crs": scene.rio.crs, "transform": scene.rio.transform(),
-               "nodata": 0, "compress": "deflate"}
+    rgb = scene.sel(band=list(_RGB_BANDS)).transpose("band", "y", "x")
+    height, width = rgb.sizes["y"], rgb.sizes["x"]
+    if _is_dask(rgb.data):
+        rows, cols = rgb.data.chunks[1], rgb.data.chunks[2]
+    else:
+        rows = tuple(np.diff([*range(0, height, _RGB_BLOCK), height]))
+        cols = tuple(np.diff([*range(0, width, _RGB_BLOCK), width]))
+    crs, transform = scene.rio.crs, scene.rio.transform()
+    profile = {"driver": "GTiff", "width": width, "height": height, "count": 3,
+               "dtype": "uint8", "crs": crs, "transform": transform, "tiled": True,
+               "blockxsize": 256, "blockysize": 256, "BIGTIFF": "IF_SAFER"}
+    tags = {"date": _day(scene["time"].values), "stretch": f"sqrt(r/{_RGB_MAX})"}
     with atomic_path(path) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(data)
-            dst.update_tags(date=_day(scene["time"].values), stretch=f"sqrt(r/{_RGB_MAX})")
-            for i, name in enumerate(("red", "green", "blue"), start=1):
-                dst.set_band_description(i, name)
+        # named like atomic_path's temporaries, so a killed run's is removed by the next
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}-staged.", suffix=".tif",
+                                    dir=tmp.parent)
+        os.close(fd)
+        staged = Path(name)
+        try:
+            with rasterio.open(staged, "w", **profile) as dst:
+                y0 = 0
+                for h in map(int, rows):
+                    x0 = 0
+                    for w in map(int, cols):
+                        block = rgb.isel(y=slice(y0, y0 + h), x=slice(x0, x0 + w)).values
+                        dst.write(_rgb_bytes(block), window=Window(x0, y0, w, h))
+                        x0 += w
+                    y0 += h
+            with rasterio.open(_rgb_vrt(staged, width, height, crs, transform, tags)) as src:
+                copy_raster(src, tmp, driver="COG", compress="deflate")
+        finally:
+            staged.unlink(missing_ok=True)
     return path
 
 
@@ -895,8 +960,11 @@ def _first_date_clearings(clearings: gpd.GeoDataFrame, first_seen: xr.DataArray,
     owner = rasterize(((g, i + 1) for i, g in reversed(list(enumerate(order.geometry)))
                        if g is not None), out_shape=shape, transform=transform, fill=0,
                       dtype="int32")
-    seen_then = np.asarray(first_seen.values.astype("datetime64[D]")
-                           == np.datetime64(first.date(), "D"))
+    seen_then = (first_seen.data.astype("datetime64[D]")
+                 == np.datetime64(first.date(), "D"))
+    if _is_dask(seen_then):  # a block at a time, here (the index lives in this process)
+        seen_then = seen_then.compute(scheduler="threads")
+    seen_then = np.asarray(seen_then)
     owner = np.where(seen_then, owner, 0).astype("int32")
     rows = []
     for geom, value in shapes(owner, mask=owner > 0, transform=transform, connectivity=8):
@@ -915,7 +983,12 @@ def _first_date_clearings(clearings: gpd.GeoDataFrame, first_seen: xr.DataArray,
 def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
                 layer_files: list[Path] | None = None) -> xr.DataArray:
     """Per-pixel first date seen cleared over the series (for the first date's change map);
-    from the dates' layer files when given (the same values as ``first_bare_date(stack)``)."""
+    from the dates' layer files when given (the same values as ``first_bare_date(stack)``).
+
+    Held as the index of the date (int16, 2 bytes a pixel); the dates (datetime64, 8 bytes a
+    pixel) are a dask array made from it a block of :data:`_BLOCK` at a time."""
+    import dask.array as da
+
     from minewatch.detect import first_bare_date
     from minewatch.detect._clearing_pixels import first_cleared_index
 
@@ -927,18 +1000,18 @@ def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
     path = cache / f"first_seen-{key}.tif" if cache is not None else None
     if path is not None and path.exists():
         with rasterio.open(path) as src:
-            index = src.read(1).astype(np.int64)
+            index = src.read(1).astype(np.int16, copy=False)
     else:
         if layer_files is not None and all(_layers_written(f, cfg) for f in layer_files):
             info = _grid_info(stack, stack["time"].values)
             ix, _ = _indices_from_files(layer_files, 0, info, cfg)
             with _TaskThreadScheduler():
                 index = np.asarray(first_cleared_index(ix, cfg.clearings).values)
-            index = index.astype(np.int64)
+            index = index.astype(np.int16, copy=False)
         else:
             first = first_bare_date(stack, cfg.clearings)
             values = first.values.astype("datetime64[ns]")
-            index = np.full(values.shape, -1, dtype=np.int64)
+            index = np.full(values.shape, -1, dtype=np.int16)
             for i, when in enumerate(times):
                 index[values == when] = i
         if path is not None:
@@ -948,11 +1021,18 @@ def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
                        "count": 1, "dtype": "int16", "crs": stack.rio.crs,
                        "transform": stack.rio.transform(), "compress": "deflate"}
             with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-                dst.write(index.astype("int16"), 1)
-    values = np.where(index >= 0, times[np.clip(index, 0, None)], np.datetime64("NaT", "ns"))
+                dst.write(index, 1)
+
+    def dates(block: np.ndarray) -> np.ndarray:
+        return np.where(block >= 0, times[np.clip(block, 0, None)],
+                        np.datetime64("NaT", "ns"))
+
+    chunks = tuple(min(b, n) for b, n in zip(_BLOCK, index.shape, strict=True))
+    values = da.from_array(index, chunks=chunks).map_blocks(
+        dates, dtype="datetime64[ns]", meta=np.array((), "datetime64[ns]"))
     out = like.copy(data=values)
     out.name = "first_seen"
-    return out.rio.write_crs(stack.rio.crs)
+    return out.rio.write_crs(stack.rio.crs, inplace=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1131,7 +1211,10 @@ def analyze(
         valid = xr.DataArray(valid_np, dims=("time", "y", "x"),
                              coords={"time": days, "y": stack["y"].values,
                                      "x": stack["x"].values}, name="valid")
-        valid = valid.rio.write_crs(stack.rio.crs).rio.write_transform(stack.rio.transform())
+        # in place: rio.write_* deep-copies an array (masks in memory: 1 byte a pixel a date,
+        # held twice)
+        valid.rio.write_crs(stack.rio.crs, inplace=True).rio.write_transform(
+            stack.rio.transform(), inplace=True)
         crs = stack.rio.crs
         pools = pd.concat(pools_list, ignore_index=True) if pools_list else None
         pools = gpd.GeoDataFrame(pools, geometry="geometry", crs=crs)
@@ -1288,9 +1371,9 @@ def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFr
     files.append(_write_csv(tracks.events, out / "events.csv"))
     files.append(_write_csv(series, out / "timeseries.csv"))
     days = [pd.Timestamp(t) for t in valid["time"].values]
-    for t in sorted({0, len(days) - 1}):
-        scene = stack.isel(time=t).compute()
-        files.append(_write_rgb(scene, out / "imagery" / f"{_day(days[t])}_rgb.tif"))
+    for t in sorted({0, len(days) - 1}):  # read a block at a time when the stack is lazy
+        files.append(_write_rgb(stack.isel(time=t),
+                                out / "imagery" / f"{_day(days[t])}_rgb.tif"))
     if len(days) >= 2:
         pairs = [(days[0], days[-1]), *itertools.pairwise(days)]
         for before, after in dict.fromkeys(pairs):
