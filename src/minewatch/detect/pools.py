@@ -446,14 +446,24 @@ def _select(t: pd.DataFrame, cfg: PoolConfig, res: float, *, apply_confidence: b
 
 
 def _keep_labels(labels: xr.DataArray, keep: np.ndarray) -> xr.DataArray:
+    """Only the labels in ``keep``; numpy labels (the segmentation's own array) are cleared in
+    place, through a lookup table (no grid-sized copy: 4 bytes per pixel on a full tile)."""
     keep = np.asarray(keep, dtype=np.int64)
 
     def only(block: np.ndarray) -> np.ndarray:
         return np.where(np.isin(block, keep), block, 0).astype(np.int32)
 
     data = labels.data
-    out = data.map_blocks(only, dtype=np.int32) if _is_dask(data) else only(np.asarray(data))
-    return labels.copy(data=out).rename("pools")
+    if _is_dask(data):
+        return labels.copy(data=data.map_blocks(only, dtype=np.int32)).rename("pools")
+    data = np.asarray(data)
+    if data.dtype != np.int32 or not data.flags.writeable or data.size == 0 or data.min() < 0:
+        return labels.copy(data=only(data)).rename("pools")
+    top = int(data.max())
+    table = np.zeros(top + 1, bool)
+    table[keep[(keep >= 0) & (keep <= top)]] = True
+    data[~table[data]] = 0
+    return labels.copy(data=data, deep=False).rename("pools")
 
 
 def _clearing_filter(t: pd.DataFrame, clearings: gpd.GeoDataFrame | None,
