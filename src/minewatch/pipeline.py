@@ -691,12 +691,7 @@ def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
     :func:`_write_layers`), with the reflectance of date ``t``; and the (time, y, x) template
     carrying their dates, grid and CRS. In memory, or, on a grid of more than
     :data:`_BLOCK_MIN_PIXELS`, dask-backed in blocks read from the files (same values)."""
-    from minewatch.detect._clearing_pixels import (
-        _assemble,
-        index_names,
-        indices_from_layers,
-        method_for,
-    )
+    from minewatch.detect._clearing_pixels import indices_from_layers
 
     bands = grid["bands"]
     nb = len(bands)
@@ -730,21 +725,7 @@ def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
         one = np.asarray(arrays[t][:nb])
     one = georef(xr.DataArray(one, dims=("band", "y", "x"),
                               coords={"band": bands, "y": grid["y"], "x": grid["x"]}))
-    if not blocked:
-        return indices_from_layers(veg, bare, sample, one, t, cfg.clearings), veg
-    # lazy: the shifts are added per block (indices_from_layers shifts a numpy cube in place)
-    from minewatch.detect._clearing_pixels import date_shifts
-
-    ccfg = cfg.clearings
-    n_t = len(files)
-    shifts: tuple[Any, ...] = (np.zeros(n_t, np.float32),) * 4
-    if ccfg.normalize_dates and sample is not None:
-        shifts = date_shifts(sample, ccfg)
-    if not ccfg.normalize_redness:
-        shifts = (*shifts[:3], None)
-    method = method_for(one, ccfg)
-    names = index_names(method, bands)
-    return _assemble(veg, bare, names, method, shifts, None, one, t), veg
+    return indices_from_layers(veg, bare, sample, one, t, cfg.clearings), veg
 
 
 def _written(result: Any) -> bool:

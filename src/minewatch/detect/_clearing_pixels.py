@@ -292,8 +292,9 @@ def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarra
     """:class:`Indices` from cached per-date layers: the same values as
     :func:`compute_indices` on the stack they come from, without its reflectance.
 
-    ``veg``/``bare`` are the raw cubes of :func:`date_index_layers` (time, y, x), numpy-backed
-    and owned by the caller, **shifted in place** (memory: one copy of each cube, not two);
+    ``veg``/``bare`` are the raw cubes of :func:`date_index_layers` (time, y, x): numpy-backed
+    and owned by the caller, they are **shifted in place** (memory: one copy of each cube, not
+    two); dask-backed (blocks read from files), the shift is added lazily;
     ``sample`` the strided sample of :func:`date_shifts` (None when ``cfg.normalize_dates`` is
     off); ``one`` the reflectance (band, y, x) of date ``t``, the only date whose other layers
     (water, redness, blue, NIR) are asked for. ``veg_raw``/``bare_raw`` hold date ``t`` only
@@ -307,12 +308,19 @@ def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarra
         shifts = date_shifts(sample, cfg)
     if not cfg.normalize_redness:
         shifts = (*shifts[:3], None)
-    raw = []
+    raw, shifted = [], []
     for cube, shift in ((veg, shifts[0]), (bare, shifts[1])):
+        step = shift.astype(np.float32)[:, None, None]
+        if isinstance(cube.data, da.Array):
+            raw.append(cube)
+            shifted.append(cube.copy(data=cube.data + step))
+            continue
         date_t = np.array(cube.values[t])
         raw.append(cube.copy(data=np.broadcast_to(date_t, cube.shape)))
         data = cube.values  # the caller's array: shifted in place, as `cube + shift` would be
-        data += shift.astype(np.float32)[:, None, None]
+        data += step
+        shifted.append(cube)
+    veg, bare = shifted
     return Indices(veg=veg, bare=bare, veg_raw=raw[0], bare_raw=raw[1], names=names,
                    method=method, veg_shift=shifts[0], bare_shift=shifts[1],
                    blue_shift=shifts[2], red_shift=shifts[3], stack=None, one=one, one_t=t)
