@@ -594,9 +594,10 @@ def _write_layers(scene: xr.DataArray, cfg: DetectionConfig, path: Path) -> None
 
 
 class _LayerRows:
-    """Layers ``first`` to ``stop`` of a layer file as an array dask can slice: rows are read
-    with plain file reads, not a memory map, so a task's resident memory holds its blocks, not
-    the pages of every file it has read (which a memory map keeps mapped until closed)."""
+    """Layers ``first`` to ``stop`` of a layer file as an array dask can slice. Each block is
+    copied out of a memory map of its rows that is closed at once: a task's resident memory
+    holds its blocks, not the pages of every file it has read (which a memory map of the
+    whole file keeps mapped until it is closed), and only the columns asked for are read."""
 
     def __init__(self, path: Path, first: int, stop: int) -> None:
         with open(path, "rb") as fh:
@@ -617,14 +618,12 @@ class _LayerRows:
         if isinstance(layers, (int, np.integer)):  # one layer: 2-D (dask fuses [k] into reads)
             return self[slice(int(layers), int(layers) + 1), rows, cols][0]
         out = []
-        with open(self.path, "rb") as fh:
-            for k in range(*layers.indices(self.shape[0])):
-                fh.seek(self.offset + ((self.first + k) * height + r0) * width
-                        * self.dtype.itemsize)
-                block = np.fromfile(fh, self.dtype, count=(r1 - r0) * width)
-                # a copy of the columns asked for: a view would keep whole rows alive
-                block = block.reshape(r1 - r0, width)
-                out.append(block if (c0, c1) == (0, width) else block[:, c0:c1].copy())
+        for k in range(*layers.indices(self.shape[0])):
+            rows_map = np.memmap(self.path, self.dtype, "r", shape=(r1 - r0, width),
+                                 offset=self.offset + ((self.first + k) * height + r0)
+                                 * width * self.dtype.itemsize)
+            out.append(np.array(rows_map[:, c0:c1]))
+            del rows_map  # unmapped: its pages leave the task's resident memory
         return np.stack(out)
 
 
