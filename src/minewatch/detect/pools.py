@@ -446,19 +446,13 @@ def _select(t: pd.DataFrame, cfg: PoolConfig, res: float, *, apply_confidence: b
 
 
 def _keep_labels(labels: xr.DataArray, keep: np.ndarray) -> xr.DataArray:
-    """Only the labels in ``keep``; numpy labels (the segmentation's own array) are cleared in
-    place, through a lookup table (no grid-sized copy: 4 bytes per pixel on a full tile)."""
+    """Only the labels in ``keep``, cleared in place through a lookup table (no grid-sized
+    copy: 4 bytes per pixel on a full tile). ``labels`` are the segmentation's own int32
+    array, in memory on every path (:func:`_candidates` computes dask labels)."""
     keep = np.asarray(keep, dtype=np.int64)
-
-    def only(block: np.ndarray) -> np.ndarray:
-        return np.where(np.isin(block, keep), block, 0).astype(np.int32)
-
-    data = labels.data
-    if _is_dask(data):
-        return labels.copy(data=data.map_blocks(only, dtype=np.int32)).rename("pools")
-    data = np.asarray(data)
-    if data.dtype != np.int32 or not data.flags.writeable or data.size == 0 or data.min() < 0:
-        return labels.copy(data=only(data)).rename("pools")
+    data = np.asarray(labels.data)
+    if data.size == 0:
+        return labels.copy(data=data.astype(np.int32)).rename("pools")
     top = int(data.max())
     table = np.zeros(top + 1, bool)
     table[keep[(keep >= 0) & (keep <= top)]] = True
