@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dask.distributed import LocalCluster
+from dask.distributed import Client, LocalCluster, get_task_stream
 
 from minewatch.pipeline import analyze
 from minewatch.synth import make_archive
@@ -52,10 +52,15 @@ def test_local_cluster_gives_identical_outputs(archive: Path, reference: Path,
 def test_existing_scheduler_gives_identical_outputs(archive: Path, reference: Path,
                                                    tmp_path: Path) -> None:
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=None) as cluster, Client(cluster) as client, \
+            get_task_stream(client) as stream:
         out = tmp_path / "out"
         analyze(archive, out_dir=out, scheduler=cluster.scheduler_address, report=False)
     assert _digests(out) == _digests(reference)
+    # every stage's per-date work ran on the cluster's worker, the output rasters included
+    ran = " ".join(str(task["key"]) for task in stream.data)
+    for task in ("_pools_and_valid", "_clearings_task", "_change_task", "_rgb_task"):
+        assert task in ran, task
 
 
 def test_a_killed_run_resumes_to_identical_outputs(archive: Path, reference: Path,

@@ -441,19 +441,22 @@ def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
         _write_layers(scene, cfg, layers_file)
         if _is_dask(scene.data):  # read once: the pools are found in the layers just written
             scene = scene.copy(data=_layer_array(layers_file, 0, scene.sizes["band"]))
+    cached = pools_file is not None and valid_file is not None
     with _TaskThreadScheduler():
         valid = scene.notnull().all("band").values
+        if cached:  # written and let go before detection: not held beside its arrays
+            pools_file.parent.mkdir(parents=True, exist_ok=True)
+            _write_bool_tif(valid, scene, valid_file)
+            valid = None
         pools = detect_pools(scene, cfg)
-    if pools_file is not None and valid_file is not None:
-        pools_file.parent.mkdir(parents=True, exist_ok=True)
-        _write_bool_tif(valid, scene, valid_file)
+    if cached:
         with atomic_path(pools_file) as tmp:
             pools.to_parquet(tmp)
     del scene
     _trim_memory()
     # with a cache file, the mask is read back lazily (_valid_stack): the client does not hold
     # every date's mask
-    return pools, (None if valid_file is not None else valid)
+    return pools, valid
 
 
 def _trim_memory() -> None:
@@ -1232,15 +1235,18 @@ def analyze(
                      if regions is not None else None)
         timings["timeseries_s"] = time.perf_counter() - t0
 
-    result_files: list[Path] = []
-    if out is not None:
-        t0 = time.perf_counter()
-        with _pinned_gpkg_date():
-            result_files += _write_layout(out, tracks, series, table, valid, stack,
-                                          first_seen)
-            if by_region is not None:
-                result_files.append(_write_csv(by_region, out / "timeseries_regions.csv"))
-        timings["write_s"] = time.perf_counter() - t0
+        # ------------------------------------------------------------ write
+        # (inside the client's block: the change maps are tasks on its workers)
+        result_files: list[Path] = []
+        if out is not None:
+            t0 = time.perf_counter()
+            with _pinned_gpkg_date():
+                result_files += _write_layout(out, tracks, series, table, valid, stack,
+                                              first_seen)
+                if by_region is not None:
+                    result_files.append(_write_csv(by_region,
+                                                   out / "timeseries_regions.csv"))
+            timings["write_s"] = time.perf_counter() - t0
     if len(days) < 2:
         notes.append(f"Only one date ({_day(days[0])}): sites and counts, but no change map "
                      "(it needs two dates).")
@@ -1338,7 +1344,7 @@ def _scene_table(scenes: gpd.GeoDataFrame, chosen: str, used_ids: set[str], empt
 def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFrame,
                   valid: xr.DataArray, stack: xr.DataArray, first_seen: xr.DataArray | None
                   ) -> list[Path]:
-    from minewatch.change import change_map, write_change
+    import dask
 
     files: list[Path] = []
     scenes_out = table.copy()
@@ -1351,22 +1357,62 @@ def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFr
     files.append(_write_csv(tracks.events, out / "events.csv"))
     files.append(_write_csv(series, out / "timeseries.csv"))
     days = [pd.Timestamp(t) for t in valid["time"].values]
-    for t in sorted({0, len(days) - 1}):  # read a block at a time when the stack is lazy
-        files.append(_write_rgb(stack.isel(time=t),
-                                out / "imagery" / f"{_day(days[t])}_rgb.tif"))
+    # The rasters (true colour of the first and last dates, a change map per pair of dates)
+    # are one task each: on the cluster's workers when a dask.distributed client is active
+    # (they are most of this stage), else one after another here (one at a time in memory).
+    tasks = [dask.delayed(_rgb_task, pure=False)(
+        _Deferred(stack.isel(time=t)), out / "imagery" / f"{_day(days[t])}_rgb.tif")
+        for t in sorted({0, len(days) - 1})]
     if len(days) >= 2:
         pairs = [(days[0], days[-1]), *itertools.pairwise(days)]
-        for before, after in dict.fromkeys(pairs):
-            change = change_map(tracks.pools, tracks.clearings, valid, before, after,
-                                first_seen=first_seen)
-            tif, gpkg = write_change(change, out / "change" / f"{_day(before)}_{_day(after)}.tif")
-            files += [tif, gpkg]
-            # (the .tif.aux.xml side-car of category names is not listed: GDAL may rewrite
-            # it when a GIS opens the map, which would fail verify for no real change)
-            areas = tif.with_name(tif.stem + "_areas.csv")
-            if areas.exists():
-                files.append(areas)
+        # one key each, shared by the tasks (not a copy of the tables in every task)
+        pools, clearings = dask.delayed(tracks.pools), dask.delayed(tracks.clearings)
+        lazy_valid = _Deferred(valid)
+        lazy_first = _Deferred(first_seen) if first_seen is not None else None
+        tasks += [dask.delayed(_change_task, pure=False)(
+            pools, clearings, lazy_valid, lazy_first, before, after,
+            out / "change" / f"{_day(before)}_{_day(after)}.tif")
+            for before, after in dict.fromkeys(pairs)]
+    for written in _run_output_tasks(tasks):
+        files += written
     return files
+
+
+def _rgb_task(scene: _Deferred, path: Path) -> list[Path]:
+    """Write one date's true-colour COG (a task of the output stage)."""
+    with _TaskThreadScheduler():  # a block at a time when the stack is lazy
+        return [_write_rgb(scene.value, path)]
+
+
+def _change_task(pools: gpd.GeoDataFrame, clearings: gpd.GeoDataFrame, valid: _Deferred,
+                 first_seen: _Deferred | None, before: pd.Timestamp, after: pd.Timestamp,
+                 path: Path) -> list[Path]:
+    """Compute and write one change map, its polygons and its areas (a task of the output
+    stage); returns the files to list in the manifest."""
+    from minewatch.change import change_map, write_change
+
+    with _TaskThreadScheduler(), _pinned_gpkg_date():  # (GDAL's settings are per process)
+        change = change_map(pools, clearings, valid.value, before, after,
+                            first_seen=None if first_seen is None else first_seen.value)
+        tif, gpkg = write_change(change, path)
+    # (the .tif.aux.xml side-car of category names is not listed: GDAL may rewrite it when
+    # a GIS opens the map, which would fail verify for no real change)
+    areas = tif.with_name(tif.stem + "_areas.csv")
+    return [tif, gpkg, *([areas] if areas.exists() else [])]
+
+
+def _run_output_tasks(tasks: list[Any]) -> list[Any]:
+    """Results of the output stage's tasks, in order: on the active dask.distributed client
+    (each worker writes its files), else one task after another in this thread."""
+    import dask
+
+    try:
+        from dask.distributed import get_client
+
+        get_client()
+    except (ImportError, ValueError):
+        return [dask.compute(task, scheduler="synchronous")[0] for task in tasks]
+    return _run_tasks(tasks, lambda: None)
 
 
 def _publish(out: Path, events: Any) -> list[Path]:
