@@ -671,6 +671,19 @@ class _TaskThreadScheduler:
                 _TaskThreadScheduler._setting.__exit__(None, None, None)
 
 
+def _in_memory(data: Any, dtype: Any) -> np.ndarray:
+    """A dask array computed in this thread into one numpy array of ``dtype``, each block
+    cast and written into it as it is made: not the blocks, their joined copy and the cast
+    copy side by side (three grids at once). Plain arrays are cast."""
+    if not _is_dask(data):
+        return np.asarray(data).astype(dtype, copy=False)
+    import dask.array as da
+
+    out = np.empty(data.shape, dtype)
+    da.store(data.astype(dtype), out, lock=False, scheduler="synchronous")
+    return out
+
+
 def _grid_info(stack: xr.DataArray, times: np.ndarray) -> dict[str, Any]:
     """What a task working from layer files needs to know of the grid: band names,
     coordinates, CRS, transform and the dates of its window (``times``)."""
@@ -989,8 +1002,7 @@ def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
             info = _grid_info(stack, stack["time"].values)
             ix, _ = _indices_from_files(layer_files, 0, info, cfg)
             with _TaskThreadScheduler():
-                index = np.asarray(first_cleared_index(ix, cfg.clearings).values)
-            index = index.astype(np.int16, copy=False)
+                index = _in_memory(first_cleared_index(ix, cfg.clearings).data, np.int16)
         else:
             first = first_bare_date(stack, cfg.clearings)
             values = first.values.astype("datetime64[ns]")
@@ -1209,7 +1221,9 @@ def analyze(
             clearings["date"] = pd.Series(dtype="datetime64[ns]")
         first_seen = None
         if len(days) >= 2:
+            _trim_memory()  # what the detection tasks freed (glibc keeps it otherwise)
             first_seen = _first_seen(stack, cfg, cache, layer_files)
+            _trim_memory()
             inferred = _first_date_clearings(clearings, first_seen, days[0], cfg)
             if len(inferred):
                 clearings = gpd.GeoDataFrame(pd.concat([inferred, clearings], ignore_index=True),

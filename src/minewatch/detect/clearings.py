@@ -78,7 +78,7 @@ from minewatch.detect._clearing_pixels import (
     resolution_m,
     resolve_config,
 )
-from minewatch.detect.vectorize import label_objects, vectorize
+from minewatch.detect.vectorize import counted_labels, vectorize
 from minewatch.errors import InputError, MinewatchWarning
 
 __all__ = [
@@ -240,16 +240,14 @@ def _label_and_filter(mask: xr.DataArray, split: xr.DataArray, min_px: int
     """Label ``mask & ~split`` and ``mask & split`` apart (so a mine next to a swidden field or
     a landslide stays two objects), drop objects under ``min_px``, renumber 1…N."""
     lazy = isinstance(mask.data, da.Array)
-    part_a = label_objects(mask & ~split, connectivity=2)
-    part_b = label_objects(mask & split, connectivity=2)
-    # dask: the two label arrays are not kept (8 bytes per pixel), only ``combined``: labelling
-    # the kept masks again is cheap
-    n_a = int(part_a.max())
+    part_a, n_a = counted_labels(mask & ~split, connectivity=2)
+    part_b, n_b = counted_labels(mask & split, connectivity=2)
     combined = xr.where(part_b > 0, part_b + n_a, part_a).astype(np.int32)
     if lazy:
-        (combined,) = _persist(combined)
-        n = int(combined.max())
-        sizes = da.bincount(combined.data.ravel(), minlength=n + 1).compute()
+        # dask: no label array is kept (4 bytes per pixel), only the masks (1 byte each):
+        # the labels are made again block by block where they are read (sizes here, then
+        # the object table), which costs about what holding them saved in labelling passes
+        sizes = da.bincount(combined.data.ravel(), minlength=n_a + n_b + 1).compute()
     else:
         sizes = np.bincount(np.asarray(combined.values).ravel())
     keep = sizes >= min_px
@@ -278,7 +276,8 @@ def _segment(stack: xr.DataArray, cfg: ClearingConfig, t: int,
     other = layers["candidate"] & ~(layers["bare_now"] & layers["laterite"])
     split = local(clean_block, other, split_px + 1, split_px, 0, 0) & mask
     # with the layer the object table reads again (dask: computed with the rest, not twice)
-    mask, split, ok, changed = _persist(mask, split, layers["ok"], layers["changed"])
+    # (of ``ok`` only whether it holds a pixel is asked: not kept, 1 byte per pixel)
+    mask, split, ok, changed = _persist(mask, split, layers["ok"].any(), layers["changed"])
     layers["changed"] = changed
     min_px = max(1, math.ceil(cfg.min_area_m2 / (res * res)))
     labels, n_objects = _label_and_filter(mask, split, min_px)

@@ -334,18 +334,27 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
         offs_y = np.cumsum((0, *lay.chunks[1][:-1]))
         offs_x = np.cumsum((0, *lay.chunks[2][:-1]))
         lb, cb = lay.to_delayed(optimize_graph=False), cub.to_delayed(optimize_graph=False)
-        gather = dask.delayed(_evidence_and_candidates, pure=True)
+        # In this process (dask's local schedulers): each block's task writes its evidence
+        # into one grid-sized array and returns only its candidates, so the evidence is held
+        # once (4 bytes per pixel), not also as the blocks dask gathers before joining them.
+        # Elsewhere (a dask.distributed client) the blocks come back and are joined here.
+        into = _Into(np.empty(lay.shape[1:], np.float32)) if _local_scheduler() else None
+        gather = dask.delayed(_evidence_and_candidates, pure=into is None)
         parts = [gather(lb[0, i, j], cb[0, i, j], cfg.evidence_threshold, int(offs_y[i]),
-                        int(offs_x[j]))
+                        int(offs_x[j]), into)
                  for i in range(lb.shape[1]) for j in range(lb.shape[2])]
         # one task per block returns both, so no block of layers outlives its task
         done = dask.compute(*parts)
-        ev_np = np.block([[done[i * lb.shape[2] + j][0] for j in range(lb.shape[2])]
-                          for i in range(lb.shape[1])])
+        if into is None:
+            ev_np = np.block([[done[i * lb.shape[2] + j][0] for j in range(lb.shape[2])]
+                              for i in range(lb.shape[1])])
+        else:
+            ev_np = into.array
         pixels = [part[1:] for part in done]
-        del done
+        del done, into
         ev = layers.isel(layer=0, drop=True).copy(
             data=da.from_array(ev_np, chunks=lay.chunks[1:], name=False))
+        del ev_np
     else:
         ev = layers.sel(layer="evidence").drop_vars("layer")
     radius = round(cfg.split_distance_m / res)
@@ -364,9 +373,19 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
         else:
             mask = mask.copy(data=_open(mask.values, cfg.opening_radius_px))
     mask = _georef(mask, scene)
+    if pixels is not None:
+        # the mask in memory (1 byte per pixel) before labelling, and the evidence let go:
+        # labelling reads the mask twice (border joins, then labels), which recomputed it
+        # from the evidence each time, and held the evidence beside the labels
+        import dask.array as da
+
+        chunks = mask.data.chunks
+        mask = mask.copy(data=da.from_array(_in_memory(mask.data), chunks=chunks, name=False))
+        del ev
     labels = _label(mask, cfg.connectivity)
     if pixels is not None:
-        lab_np = np.asarray(labels.data.compute())
+        del mask
+        lab_np = _in_memory(labels.data)
         labels = labels.copy(data=lab_np)
         tables = []
         for gy, gx, values in pixels:  # per block, in its raster order: the sums of block_stats
@@ -378,10 +397,47 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
     return labels, merge_stats(tables)
 
 
+class _Into:
+    """A grid-sized array that block tasks fill in place (dask passes it on as it is: an
+    object, not an array it would hash or split)."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+
+def _local_scheduler() -> bool:
+    """Whether dask computes in this process now (its synchronous or threaded scheduler),
+    where tasks can write into arrays of the caller."""
+    import dask.local
+    import dask.threaded
+    from dask.base import get_scheduler
+
+    return get_scheduler() in (None, dask.local.get_sync, dask.threaded.get)
+
+
+def _in_memory(data: Any) -> np.ndarray:
+    """A dask array computed into one numpy array, each block written into it as it is made
+    (in this process): no list of blocks beside the joined copy, which doubled the peak."""
+    if not _local_scheduler():
+        return np.asarray(data.compute())
+    import dask.array as da
+
+    out = np.empty(data.shape, data.dtype)
+    da.store(data, out, lock=False)
+    return out
+
+
 def _evidence_and_candidates(layers: np.ndarray, cube: np.ndarray, threshold: float, y0: int,
-                             x0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A block's evidence layer, and :func:`~._pool_objects.candidate_pixels` of it."""
-    return (np.array(layers[0]), *candidate_pixels(layers, cube, threshold, y0, x0))
+                             x0: int, into: _Into | None = None) -> tuple[Any, ...]:
+    """A block's evidence layer, and :func:`~._pool_objects.candidate_pixels` of it; with
+    ``into``, the evidence is written there (at ``y0``, ``x0``) and ``None`` is returned in
+    its place."""
+    candidates = candidate_pixels(layers, cube, threshold, y0, x0)
+    if into is None:
+        return (np.array(layers[0]), *candidates)
+    h, w = layers.shape[1:]
+    into.array[y0:y0 + h, x0:x0 + w] = layers[0]
+    return (None, *candidates)
 
 
 def _features(table: pd.DataFrame, cfg: PoolConfig, res: float) -> pd.DataFrame:

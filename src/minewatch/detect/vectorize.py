@@ -213,6 +213,12 @@ def label_objects(mask: xr.DataArray, *, connectivity: int = 2) -> xr.DataArray:
     >>> bool((label_objects(mask.chunk(2)) == label_objects(mask)).all())
     True
     """
+    return counted_labels(mask, connectivity=connectivity)[0]
+
+
+def counted_labels(mask: xr.DataArray, *, connectivity: int = 2) -> tuple[xr.DataArray, int]:
+    """:func:`label_objects` and the number of objects (its largest label), known without
+    computing dask-backed labels (from the table that joins chunks)."""
     _check_2d(mask, "label_objects: mask")
     if connectivity not in (1, 2):
         raise InputError(f"label_objects: connectivity={connectivity!r}; use 1 (edges) or 2 "
@@ -222,8 +228,10 @@ def label_objects(mask: xr.DataArray, *, connectivity: int = 2) -> xr.DataArray:
         offsets, lookup = _dask_lookup(data, connectivity)
         labelled = data.map_blocks(_relabel_block, offsets, lookup, connectivity,
                                    dtype=np.int32, meta=np.empty((0, 0), np.int32))
+        count = int(lookup.max(initial=0))
     else:
         labelled = _label_block(np.asarray(mask.values), connectivity)
+        count = int(labelled.max(initial=0))
     out = mask.copy(data=labelled)
     out.name = "labels"
     out.attrs = {"long_name": "object labels", "units": "1"}
@@ -232,7 +240,7 @@ def label_objects(mask: xr.DataArray, *, connectivity: int = 2) -> xr.DataArray:
     if mask.rio.crs is not None:
         out.rio.write_crs(mask.rio.crs, inplace=True)
     out.rio.write_nodata(0, encoded=False, inplace=True)
-    return out
+    return out, count
 
 
 # --------------------------------------------------------------------------------------------
