@@ -692,12 +692,17 @@ def _grid_info(stack: xr.DataArray, times: np.ndarray) -> dict[str, Any]:
             "window": times}
 
 
-def _window_sample(files: Sequence[Path], cfg: DetectionConfig) -> np.ndarray | None:
-    """The strided samples of the dates of ``files``, (4, time, ...), as ``shift_sample`` of
-    their stack gives it; None when dates are not normalised."""
+def _window_medians(files: Sequence[Path], cfg: DetectionConfig) -> np.ndarray | None:
+    """The stable-vegetation medians (4, time) of the strided samples of the dates of
+    ``files``, as ``sample_medians`` of their stack's sample gives them, read a date at a
+    time (a window's samples together: 1 byte per pixel and date at the default stride,
+    held twice while joined); None when dates are not normalised."""
+    from minewatch.detect._clearing_pixels import sample_medians
+
     if not cfg.clearings.normalize_dates:
         return None
-    return np.concatenate([np.load(_sample_path(f)) for f in files], axis=1)
+    return np.concatenate([sample_medians(np.load(_sample_path(f)), cfg.clearings)
+                           for f in files], axis=1)
 
 
 def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
@@ -733,14 +738,14 @@ def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
         return georef(xr.DataArray(data, dims=("time", "y", "x"), coords=coords))
 
     veg, bare = cube(nb), cube(nb + 1)
-    sample = _window_sample(files, cfg)
+    medians = _window_medians(files, cfg)
     if blocked:
         one = _layer_array(files[t], 0, nb)
     else:
         one = np.asarray(arrays[t][:nb])
     one = georef(xr.DataArray(one, dims=("band", "y", "x"),
                               coords={"band": bands, "y": grid["y"], "x": grid["x"]}))
-    return indices_from_layers(veg, bare, sample, one, t, cfg.clearings), veg
+    return indices_from_layers(veg, bare, None, one, t, cfg.clearings, medians=medians), veg
 
 
 def _written(result: Any) -> bool:

@@ -233,12 +233,24 @@ def date_shifts(sample: np.ndarray, cfg: ClearingConfig) -> tuple[np.ndarray, ..
     from a strided ``sample`` (4, time, ...) of the raw vegetation index, bare index, blue
     band and redness: each date is moved to the median over the dates of its
     stable-vegetation medians (blue: to 0)."""
+    return shifts_from_medians(sample_medians(sample, cfg), cfg)
+
+
+def sample_medians(sample: np.ndarray, cfg: ClearingConfig) -> np.ndarray:
+    """(4, time) float64 stable-vegetation medians of a strided ``sample`` (4, time, ...),
+    each date's from its own pixels alone: those of several dates are the medians of each,
+    side by side (so a window's are made a date at a time, not from its whole sample)."""
     n_t = sample.shape[1]
-    shifts = [np.zeros(n_t, np.float32) for _ in range(4)]
     vals = np.asarray(sample, np.float32)
     stable = (vals[0] >= cfg.veg_min).reshape(n_t, -1)
-    med_veg, med_bare, med_blue, med_red = (_strided_median(vals[k].reshape(n_t, -1), stable)
-                                            for k in range(4))
+    return np.stack([_strided_median(vals[k].reshape(n_t, -1), stable) for k in range(4)])
+
+
+def shifts_from_medians(medians: np.ndarray, cfg: ClearingConfig) -> tuple[np.ndarray, ...]:
+    """:func:`date_shifts` from the (4, time) medians of :func:`sample_medians`."""
+    n_t = medians.shape[1]
+    shifts = [np.zeros(n_t, np.float32) for _ in range(4)]
+    med_veg, med_bare, med_blue, med_red = medians
     if np.isfinite(med_veg).any():
         shifts = [np.nan_to_num(np.nanmedian(med) - med).astype(np.float32)
                   for med in (med_veg, med_bare)]
@@ -288,7 +300,8 @@ def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
 
 
 def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarray | None,
-                        one: xr.DataArray, t: int, cfg: ClearingConfig) -> Indices:
+                        one: xr.DataArray, t: int, cfg: ClearingConfig, *,
+                        medians: np.ndarray | None = None) -> Indices:
     """:class:`Indices` from cached per-date layers: the same values as
     :func:`compute_indices` on the stack they come from, without its reflectance.
 
@@ -296,15 +309,18 @@ def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarra
     and owned by the caller, they are **shifted in place** (memory: one copy of each cube, not
     two); dask-backed (blocks read from files), the shift is added lazily;
     ``sample`` the strided sample of :func:`date_shifts` (None when ``cfg.normalize_dates`` is
-    off); ``one`` the reflectance (band, y, x) of date ``t``, the only date whose other layers
-    (water, redness, blue, NIR) are asked for. ``veg_raw``/``bare_raw`` hold date ``t`` only
+    off), or instead ``medians``, its :func:`sample_medians` (the same shifts); ``one`` the
+    reflectance (band, y, x) of date ``t``, the only date whose other layers (water,
+    redness, blue, NIR) are asked for. ``veg_raw``/``bare_raw`` hold date ``t`` only
     (broadcast along ``time``): the raw values are reported for the mapped date alone.
     """
     method = method_for(one, cfg)
     names = index_names(method, [str(b) for b in one["band"].values])
     n_t = veg.sizes["time"]
     shifts = (np.zeros(n_t, np.float32),) * 4
-    if cfg.normalize_dates and sample is not None:
+    if cfg.normalize_dates and medians is not None:
+        shifts = shifts_from_medians(medians, cfg)
+    elif cfg.normalize_dates and sample is not None:
         shifts = date_shifts(sample, cfg)
     if not cfg.normalize_redness:
         shifts = (*shifts[:3], None)
