@@ -443,7 +443,7 @@ def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
             scene = scene.copy(data=_layer_array(layers_file, 0, scene.sizes["band"]))
     cached = pools_file is not None and valid_file is not None
     with _TaskThreadScheduler():
-        valid = scene.notnull().all("band").values
+        valid = _in_memory(scene.notnull().all("band").data, bool)
         if cached:  # written and let go before detection: not held beside its arrays
             pools_file.parent.mkdir(parents=True, exist_ok=True)
             _write_bool_tif(valid, scene, valid_file)
@@ -988,10 +988,10 @@ def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
 
     Held as the index of the date (int16, 2 bytes a pixel); the dates (datetime64, 8 bytes a
     pixel) are a dask array made from it a block of :data:`_BLOCK` at a time."""
-    import dask.array as da
 
     from minewatch.detect import first_bare_date
     from minewatch.detect._clearing_pixels import first_cleared_index
+    from minewatch.detect.vectorize import dask_view
 
     times = stack["time"].values.astype("datetime64[ns]")
     like = stack.isel(time=0, band=0, drop=True)
@@ -1028,7 +1028,7 @@ def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
                         np.datetime64("NaT", "ns"))
 
     chunks = tuple(min(b, n) for b, n in zip(_BLOCK, index.shape, strict=True))
-    values = da.from_array(index, chunks=chunks).map_blocks(
+    values = dask_view(index, chunks).map_blocks(
         dates, dtype="datetime64[ns]", meta=np.array((), "datetime64[ns]"))
     out = like.copy(data=values)
     out.name = "first_seen"

@@ -60,6 +60,7 @@ from minewatch.detect._pool_pixels import (
     pixel_layers,
     split_mask,
 )
+from minewatch.detect.vectorize import dask_view
 from minewatch.errors import BandError, EmptySceneWarning, InputError
 
 if TYPE_CHECKING:
@@ -246,7 +247,8 @@ def _is_dask(data: Any) -> bool:
 
 def _georef(out: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
     if like.rio.crs is not None:
-        out = out.rio.write_crs(like.rio.crs)
+        # on a shallow copy: rioxarray's own copy is deep (the labels again, 4 bytes a pixel)
+        out = out.copy(deep=False).rio.write_crs(like.rio.crs, inplace=True)
     return out
 
 
@@ -327,7 +329,6 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
         # for the object table. Keeping all four layers would be 16 bytes per pixel (1.9 GB
         # for a 10980² tile), recomputing them would double the cost.
         import dask
-        import dask.array as da
 
         lay = layers.data
         cub = cube.data.rechunk(((len(roles),), *lay.chunks[1:])).astype(np.float32)
@@ -352,8 +353,7 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
             ev_np = into.array
         pixels = [part[1:] for part in done]
         del done, into
-        ev = layers.isel(layer=0, drop=True).copy(
-            data=da.from_array(ev_np, chunks=lay.chunks[1:], name=False))
+        ev = layers.isel(layer=0, drop=True).copy(data=dask_view(ev_np, lay.chunks[1:]))
         del ev_np
     else:
         ev = layers.sel(layer="evidence").drop_vars("layer")
@@ -377,10 +377,9 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
         # the mask in memory (1 byte per pixel) before labelling, and the evidence let go:
         # labelling reads the mask twice (border joins, then labels), which recomputed it
         # from the evidence each time, and held the evidence beside the labels
-        import dask.array as da
 
         chunks = mask.data.chunks
-        mask = mask.copy(data=da.from_array(_in_memory(mask.data), chunks=chunks, name=False))
+        mask = mask.copy(data=dask_view(_in_memory(mask.data), chunks))
         del ev
     labels = _label(mask, cfg.connectivity)
     if pixels is not None:
@@ -501,6 +500,10 @@ def _select(t: pd.DataFrame, cfg: PoolConfig, res: float, *, apply_confidence: b
     return t
 
 
+#: Rows of labels :func:`_keep_labels` clears at a time.
+_CLEAR_ROWS = 512
+
+
 def _keep_labels(labels: xr.DataArray, keep: np.ndarray) -> xr.DataArray:
     """Only the labels in ``keep``, cleared in place through a lookup table (no grid-sized
     copy: 4 bytes per pixel on a full tile). ``labels`` are the segmentation's own int32
@@ -512,7 +515,9 @@ def _keep_labels(labels: xr.DataArray, keep: np.ndarray) -> xr.DataArray:
     top = int(data.max())
     table = np.zeros(top + 1, bool)
     table[keep[(keep >= 0) & (keep <= top)]] = True
-    data[~table[data]] = 0
+    for r0 in range(0, data.shape[0], _CLEAR_ROWS):  # rows at a time: a mask of those only
+        rows = data[r0:r0 + _CLEAR_ROWS]
+        rows[~table[rows]] = 0
     return labels.copy(data=data, deep=False).rename("pools")
 
 

@@ -48,6 +48,28 @@ _SPLIT_PIXELS = 4096 * 4096
 _SPLIT_CHUNKS = 2048
 
 
+class _View:
+    """A numpy array as dask's ``from_array`` takes it without copying it: dask copies
+    anything with a ``copy`` method (a second grid-sized array, 4 bytes per pixel for
+    labels); this has none, and hands out views of the array's blocks as numpy would."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.array[key]
+
+
+def dask_view(array: np.ndarray, chunks: Any) -> da.Array:
+    """A dask array of ``chunks`` over the in-memory ``array`` itself (not a copy of it, as
+    :func:`dask.array.from_array` makes of numpy input): its blocks are views, so ``array``
+    must not change while the result is used."""
+    array = np.asarray(array)
+    return da.from_array(_View(array), chunks=chunks, name=False, asarray=False,
+                         meta=np.empty((0,) * array.ndim, array.dtype))
+
+
 # --------------------------------------------------------------------------------------------
 # labelling
 # --------------------------------------------------------------------------------------------
@@ -417,7 +439,7 @@ def vectorize(labels: xr.DataArray, *, values: Mapping[str, xr.DataArray] | None
     data = labels.data
     if not isinstance(data, da.Array) and data.size > _SPLIT_PIXELS:
         # large in-memory labels: the same per-chunk path, so chunks run in threads
-        data = da.from_array(np.asarray(data), chunks=_SPLIT_CHUNKS, name=False)
+        data = dask_view(data, _SPLIT_CHUNKS)
     if isinstance(data, da.Array):
         lab = data
         # optimize_graph=False: each array's graph optimised alone gets its own fused keys,
