@@ -1397,9 +1397,22 @@ def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFr
     return files
 
 
+def _on_worker() -> contextlib.AbstractContextManager[Any]:
+    """:class:`_TaskThreadScheduler` in a task on a dask.distributed worker (no nested use of
+    the cluster), nothing otherwise: run here, one after another, the output tasks' own dask
+    computations keep dask's threads."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return contextlib.nullcontext()
+    return _TaskThreadScheduler()
+
+
 def _rgb_task(scene: _Deferred, path: Path) -> list[Path]:
     """Write one date's true-colour COG (a task of the output stage)."""
-    with _TaskThreadScheduler():  # a block at a time when the stack is lazy
+    with _on_worker():  # a block at a time when the stack is lazy
         return [_write_rgb(scene.value, path)]
 
 
@@ -1410,7 +1423,7 @@ def _change_task(pools: gpd.GeoDataFrame, clearings: gpd.GeoDataFrame, valid: _D
     stage); returns the files to list in the manifest."""
     from minewatch.change import change_map, write_change
 
-    with _TaskThreadScheduler(), _pinned_gpkg_date():  # (GDAL's settings are per process)
+    with _on_worker(), _pinned_gpkg_date():  # (GDAL's settings are per process)
         change = change_map(pools, clearings, valid.value, before, after,
                             first_seen=None if first_seen is None else first_seen.value)
         tif, gpkg = write_change(change, path)
@@ -1430,6 +1443,8 @@ def _run_output_tasks(tasks: list[Any]) -> list[Any]:
 
         get_client()
     except (ImportError, ValueError):
+        # (the synchronous scheduler runs the task in this thread; the task's own
+        # computations use dask's default scheduler, as before the stage had tasks)
         return [dask.compute(task, scheduler="synchronous")[0] for task in tasks]
     return _run_tasks(tasks, lambda: None)
 
