@@ -1266,6 +1266,7 @@ def analyze(
                     result_files.append(_write_csv(by_region,
                                                    out / "timeseries_regions.csv"))
             timings["write_s"] = time.perf_counter() - t0
+        _trim_memory()  # what the output stage freed, before the figures are drawn
     if len(days) < 2:
         notes.append(f"Only one date ({_day(days[0])}): sites and counts, but no change map "
                      "(it needs two dates).")
