@@ -345,7 +345,17 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
                         int(offs_x[j]), into)
                  for i in range(lb.shape[1]) for j in range(lb.shape[2])]
         # one task per block returns both, so no block of layers outlives its task
-        done = dask.compute(*parts)
+        if into is None:
+            done = dask.compute(*parts)
+        else:
+            # a row of blocks at a time: computed all at once, dask read nearly every block
+            # of the date's layers before the unmixing had used them (13 bytes per pixel on
+            # 64 MP, the largest item of a pool task's peak); a row reads the rows beside it
+            # again for its overlap only
+            nbx = lb.shape[2]
+            done = []
+            for i in range(lb.shape[1]):
+                done += dask.compute(*parts[i * nbx:(i + 1) * nbx])
         if into is None:
             ev_np = np.block([[done[i * lb.shape[2] + j][0] for j in range(lb.shape[2])]
                               for i in range(lb.shape[1])])
