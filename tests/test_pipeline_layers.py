@@ -160,3 +160,33 @@ def test_analyze_in_blocks_gives_the_same_outputs(tmp_path, monkeypatch):
         assert ((tmp_path / "whole" / name).read_bytes()
                 == (tmp_path / "blocks" / name).read_bytes()), name
     assert len(blocks.pools) == len(whole.pools)
+
+
+def test_window_medians_give_the_shifts_of_the_joined_samples(stack, tmp_path):
+    """The per-date shifts from each date's sample in turn equal those of the window's
+    samples joined (what the clearing tasks took before: 1 byte per pixel and date)."""
+    from minewatch.detect._clearing_pixels import date_shifts, shifts_from_medians
+
+    cfg = DetectionConfig.preset("sentinel2")
+    files = []
+    for t in range(stack.sizes["time"]):
+        path = tmp_path / f"layers-{t}.npy"
+        pipeline._write_layers(stack.isel(time=t), cfg, path)
+        files.append(path)
+    joined = np.concatenate([np.load(pipeline._sample_path(f)) for f in files], axis=1)
+    want = date_shifts(joined, cfg.clearings)
+    got = shifts_from_medians(pipeline._window_medians(files, cfg), cfg.clearings)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_dask_view_does_not_copy():
+    """In-memory grids handed to dask are not copied (dask.array.from_array copies)."""
+    from minewatch.detect.vectorize import dask_view
+
+    data = np.arange(24, dtype=np.int32).reshape(4, 6)
+    view = dask_view(data, (2, 3))
+    assert view.chunks == ((2, 2), (3, 3))
+    np.testing.assert_array_equal(view.compute(), data)
+    data[3, 5] = -1  # a view of the array, not of a copy made when the view was
+    assert int(view[3, 5].compute()) == -1
