@@ -347,6 +347,8 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
         # one task per block returns both, so no block of layers outlives its task
         if into is None:
             done = dask.compute(*parts)
+            ev_np = np.block([[done[i * lb.shape[2] + j][0] for j in range(lb.shape[2])]
+                              for i in range(lb.shape[1])])
         else:
             # a row of blocks at a time: computed all at once, dask read nearly every block
             # of the date's layers before the unmixing had used them (13 bytes per pixel on
@@ -356,10 +358,6 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
             done = []
             for i in range(lb.shape[1]):
                 done += dask.compute(*parts[i * nbx:(i + 1) * nbx])
-        if into is None:
-            ev_np = np.block([[done[i * lb.shape[2] + j][0] for j in range(lb.shape[2])]
-                              for i in range(lb.shape[1])])
-        else:
             ev_np = into.array
         pixels = [part[1:] for part in done]
         del done, into
@@ -387,7 +385,6 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
         # the mask in memory (1 byte per pixel) before labelling, and the evidence let go:
         # labelling reads the mask twice (border joins, then labels), which recomputed it
         # from the evidence each time, and held the evidence beside the labels
-
         chunks = mask.data.chunks
         mask = mask.copy(data=dask_view(_in_memory(mask.data), chunks))
         del ev
