@@ -432,6 +432,7 @@ def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
     ``layers_file``, also writes the date's layers for clearing detection there, and with
     ``pools_file``/``valid_file`` caches its results (so a killed run resumes)."""
     from minewatch.detect import detect_pools
+    from minewatch.detect.vectorize import in_memory
     from minewatch.io.write import atomic_path
 
     if isinstance(scene, _Deferred):
@@ -443,7 +444,7 @@ def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
             scene = scene.copy(data=_layer_array(layers_file, 0, scene.sizes["band"]))
     cached = pools_file is not None and valid_file is not None
     with _TaskThreadScheduler():
-        valid = _in_memory(scene.notnull().all("band").data, bool)
+        valid = in_memory(scene.notnull().all("band").data, bool)
         if cached:  # written and let go before detection: not held beside its arrays
             pools_file.parent.mkdir(parents=True, exist_ok=True)
             _write_bool_tif(valid, scene, valid_file)
@@ -671,19 +672,6 @@ class _TaskThreadScheduler:
             _TaskThreadScheduler._depth -= 1
             if _TaskThreadScheduler._depth == 0:
                 _TaskThreadScheduler._setting.__exit__(None, None, None)
-
-
-def _in_memory(data: Any, dtype: Any) -> np.ndarray:
-    """A dask array computed in this thread into one numpy array of ``dtype``, each block
-    cast and written into it as it is made: not the blocks, their joined copy and the cast
-    copy side by side (three grids at once). Plain arrays are cast."""
-    if not _is_dask(data):
-        return np.asarray(data).astype(dtype, copy=False)
-    import dask.array as da
-
-    out = np.empty(data.shape, dtype)
-    da.store(data.astype(dtype), out, lock=False, scheduler="synchronous")
-    return out
 
 
 def _grid_info(stack: xr.DataArray, times: np.ndarray) -> dict[str, Any]:
@@ -993,7 +981,7 @@ def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
 
     from minewatch.detect import first_bare_date
     from minewatch.detect._clearing_pixels import first_cleared_index
-    from minewatch.detect.vectorize import dask_view
+    from minewatch.detect.vectorize import dask_view, in_memory
 
     times = stack["time"].values.astype("datetime64[ns]")
     like = stack.isel(time=0, band=0, drop=True)
@@ -1009,7 +997,7 @@ def _first_seen(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
             info = _grid_info(stack, stack["time"].values)
             ix, _ = _indices_from_files(layer_files, 0, info, cfg)
             with _TaskThreadScheduler():
-                index = _in_memory(first_cleared_index(ix, cfg.clearings).data, np.int16)
+                index = in_memory(first_cleared_index(ix, cfg.clearings).data, np.int16)
         else:
             first = first_bare_date(stack, cfg.clearings)
             values = first.values.astype("datetime64[ns]")

@@ -60,7 +60,7 @@ from minewatch.detect._pool_pixels import (
     pixel_layers,
     split_mask,
 )
-from minewatch.detect.vectorize import dask_view
+from minewatch.detect.vectorize import dask_view, in_memory, local_scheduler
 from minewatch.errors import BandError, EmptySceneWarning, InputError
 
 if TYPE_CHECKING:
@@ -339,7 +339,7 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
         # into one grid-sized array and returns only its candidates, so the evidence is held
         # once (4 bytes per pixel), not also as the blocks dask gathers before joining them.
         # Elsewhere (a dask.distributed client) the blocks come back and are joined here.
-        into = _Into(np.empty(lay.shape[1:], np.float32)) if _local_scheduler() else None
+        into = _Into(np.empty(lay.shape[1:], np.float32)) if local_scheduler() else None
         gather = dask.delayed(_evidence_and_candidates, pure=into is None)
         parts = [gather(lb[0, i, j], cb[0, i, j], cfg.evidence_threshold, int(offs_y[i]),
                         int(offs_x[j]), into)
@@ -386,12 +386,12 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
         # labelling reads the mask twice (border joins, then labels), which recomputed it
         # from the evidence each time, and held the evidence beside the labels
         chunks = mask.data.chunks
-        mask = mask.copy(data=dask_view(_in_memory(mask.data), chunks))
+        mask = mask.copy(data=dask_view(in_memory(mask.data), chunks))
         del ev
     labels = _label(mask, cfg.connectivity)
     if pixels is not None:
         del mask
-        lab_np = _in_memory(labels.data)
+        lab_np = in_memory(labels.data)
         labels = labels.copy(data=lab_np)
         tables = []
         for gy, gx, values in pixels:  # per block, in its raster order: the sums of block_stats
@@ -409,28 +409,6 @@ class _Into:
 
     def __init__(self, array: np.ndarray) -> None:
         self.array = array
-
-
-def _local_scheduler() -> bool:
-    """Whether dask computes in this process now (its synchronous or threaded scheduler),
-    where tasks can write into arrays of the caller."""
-    import dask.local
-    import dask.threaded
-    from dask.base import get_scheduler
-
-    return get_scheduler() in (None, dask.local.get_sync, dask.threaded.get)
-
-
-def _in_memory(data: Any) -> np.ndarray:
-    """A dask array computed into one numpy array, each block written into it as it is made
-    (in this process): no list of blocks beside the joined copy, which doubled the peak."""
-    if not _local_scheduler():
-        return np.asarray(data.compute())
-    import dask.array as da
-
-    out = np.empty(data.shape, data.dtype)
-    da.store(data, out, lock=False)
-    return out
 
 
 def _evidence_and_candidates(layers: np.ndarray, cube: np.ndarray, threshold: float, y0: int,

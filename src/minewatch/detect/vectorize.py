@@ -70,6 +70,33 @@ def dask_view(array: np.ndarray, chunks: Any) -> da.Array:
                          meta=np.empty((0,) * array.ndim, array.dtype))
 
 
+def local_scheduler() -> bool:
+    """Whether dask computes in this process now (its synchronous or threaded scheduler),
+    where tasks can write into arrays of the caller."""
+    import dask.local
+    import dask.threaded
+    from dask.base import get_scheduler
+
+    return get_scheduler() in (None, dask.local.get_sync, dask.threaded.get)
+
+
+def in_memory(data: Any, dtype: Any = None) -> np.ndarray:
+    """``data`` (dask or numpy) as one numpy array, cast to ``dtype`` if given. A dask array
+    computed in this process has each block (cast and) written into the result as it is
+    made: not the blocks, their joined copy and a cast copy side by side (up to three grids
+    at once). Elsewhere (a dask.distributed client) it is computed and joined as usual."""
+    if not isinstance(data, da.Array):
+        data = np.asarray(data)
+        return data if dtype is None else data.astype(dtype, copy=False)
+    if dtype is not None:
+        data = data.astype(dtype)
+    if not local_scheduler():
+        return np.asarray(data.compute())
+    out = np.empty(data.shape, data.dtype)
+    da.store(data, out, lock=False)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # labelling
 # --------------------------------------------------------------------------------------------
