@@ -735,7 +735,7 @@ def _indices_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
         one = np.asarray(arrays[t][:nb])
     one = georef(xr.DataArray(one, dims=("band", "y", "x"),
                               coords={"band": bands, "y": grid["y"], "x": grid["x"]}))
-    return indices_from_layers(veg, bare, None, one, t, cfg.clearings, medians=medians), veg
+    return indices_from_layers(veg, bare, medians, one, t, cfg.clearings), veg
 
 
 def _written(result: Any) -> bool:

@@ -299,17 +299,17 @@ def compute_indices(stack: xr.DataArray, cfg: ClearingConfig) -> Indices:
     return _assemble(veg, bare, names, method, shifts, stack)
 
 
-def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarray | None,
-                        one: xr.DataArray, t: int, cfg: ClearingConfig, *,
-                        medians: np.ndarray | None = None) -> Indices:
+def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, medians: np.ndarray | None,
+                        one: xr.DataArray, t: int, cfg: ClearingConfig) -> Indices:
     """:class:`Indices` from cached per-date layers: the same values as
     :func:`compute_indices` on the stack they come from, without its reflectance.
 
     ``veg``/``bare`` are the raw cubes of :func:`date_index_layers` (time, y, x): numpy-backed
     and owned by the caller, they are **shifted in place** (memory: one copy of each cube, not
     two); dask-backed (blocks read from files), the shift is added lazily;
-    ``sample`` the strided sample of :func:`date_shifts` (None when ``cfg.normalize_dates`` is
-    off), or instead ``medians``, its :func:`sample_medians` (the same shifts); ``one`` the
+    ``medians`` the (4, time) :func:`sample_medians` of the dates' strided samples (the
+    shifts :func:`date_shifts` gives from the joined sample; None when
+    ``cfg.normalize_dates`` is off); ``one`` the
     reflectance (band, y, x) of date ``t``, the only date whose other layers (water,
     redness, blue, NIR) are asked for. ``veg_raw``/``bare_raw`` hold date ``t`` only
     (broadcast along ``time``): the raw values are reported for the mapped date alone.
@@ -320,8 +320,6 @@ def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, sample: np.ndarra
     shifts = (np.zeros(n_t, np.float32),) * 4
     if cfg.normalize_dates and medians is not None:
         shifts = shifts_from_medians(medians, cfg)
-    elif cfg.normalize_dates and sample is not None:
-        shifts = date_shifts(sample, cfg)
     if not cfg.normalize_redness:
         shifts = (*shifts[:3], None)
     raw, shifted = [], []
