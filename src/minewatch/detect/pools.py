@@ -214,11 +214,8 @@ def _layers(cube: xr.DataArray, cfg: PoolConfig, roles: tuple[str, ...], res: fl
     if _is_dask(data):
         import dask.array as da
 
-        data = data.rechunk({0: -1}).astype(np.float32)
         depth = _depth_px(cfg, res)
-        if any(min(c) < depth for c in data.chunks[1:]):  # small chunks: one block per axis
-            data = data.rechunk({1: _rechunk(data.chunks[1], depth),
-                                 2: _rechunk(data.chunks[2], depth)})
+        data = _block_data(data, depth)
         ov = da.overlap.overlap(data, depth={0: 0, 1: depth, 2: depth},
                                 boundary={0: "none", 1: "none", 2: "none"})
         out = ov.map_blocks(lambda b: pixel_layers(b, **kwargs), dtype=np.float32,
@@ -229,6 +226,16 @@ def _layers(cube: xr.DataArray, cfg: PoolConfig, roles: tuple[str, ...], res: fl
         out = pixel_layers(np.asarray(data), **kwargs)
     return xr.DataArray(out, dims=("layer", "y", "x"),
                         coords={"layer": list(LAYERS), "y": cube["y"], "x": cube["x"]})
+
+
+def _block_data(data: Any, depth: int) -> Any:
+    """The dask (band, y, x) reflectance as the per-pixel layers read it: float32, all bands in
+    a block, blocks at least ``depth`` on each side (smaller chunks: one block per axis)."""
+    data = data.rechunk({0: -1}).astype(np.float32)
+    if any(min(c) < depth for c in data.chunks[1:]):
+        data = data.rechunk({1: _rechunk(data.chunks[1], depth),
+                             2: _rechunk(data.chunks[2], depth)})
+    return data
 
 
 def _rechunk(chunks: tuple[int, ...], depth: int) -> tuple[int, ...]:
@@ -320,50 +327,46 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
                 ) -> tuple[xr.DataArray, pd.DataFrame]:
     """Labels of every candidate and the measured object table (no filters yet)."""
     cube = scene.sel(band=list(roles))
-    layers = _layers(cube, cfg, roles, res)
     pixels = None
-    if _is_dask(layers.data):
-        # One pass of the unmixing, whose result is read twice: the evidence is kept for the
-        # mask and labels (4 bytes per pixel), and of the other layers and the bands only the
-        # pixels whose evidence reaches the threshold (the only ones a mask can hold, ~1 %),
-        # for the object table. Keeping all four layers would be 16 bytes per pixel (1.9 GB
-        # for a 10980² tile), recomputing them would double the cost.
+    if _is_dask(cube.data) and local_scheduler():
+        # In this process (dask's local schedulers): the evidence is computed a row of blocks
+        # at a time (:func:`_evidence_by_rows`), each block's task writing it into one
+        # grid-sized array and returning only its candidates, so the evidence is held once
+        # (4 bytes per pixel) and each block of reflectance is read once.
+        ev_np, pixels = _evidence_by_rows(cube.data, cfg, roles, res)
+        chunks = _block_data(cube.data, _depth_px(cfg, res)).chunks[1:]
+        ev = xr.DataArray(dask_view(ev_np, chunks), dims=("y", "x"),
+                          coords={"y": cube["y"], "x": cube["x"]})
+        del ev_np
+    elif _is_dask(cube.data):
+        # Elsewhere (a dask.distributed client): one pass of the unmixing, whose result is
+        # read twice: the evidence is kept for the mask and labels (4 bytes per pixel), and of
+        # the other layers and the bands only the pixels whose evidence reaches the threshold
+        # (the only ones a mask can hold, ~1 %), for the object table. Keeping all four
+        # layers would be 16 bytes per pixel (1.9 GB for a 10980² tile), recomputing them
+        # would double the cost. The blocks come back and are joined here.
         import dask
 
+        layers = _layers(cube, cfg, roles, res)
         lay = layers.data
         cub = cube.data.rechunk(((len(roles),), *lay.chunks[1:])).astype(np.float32)
         offs_y = np.cumsum((0, *lay.chunks[1][:-1]))
         offs_x = np.cumsum((0, *lay.chunks[2][:-1]))
         lb, cb = lay.to_delayed(optimize_graph=False), cub.to_delayed(optimize_graph=False)
-        # In this process (dask's local schedulers): each block's task writes its evidence
-        # into one grid-sized array and returns only its candidates, so the evidence is held
-        # once (4 bytes per pixel), not also as the blocks dask gathers before joining them.
-        # Elsewhere (a dask.distributed client) the blocks come back and are joined here.
-        into = _Into(np.empty(lay.shape[1:], np.float32)) if local_scheduler() else None
-        gather = dask.delayed(_evidence_and_candidates, pure=into is None)
+        gather = dask.delayed(_evidence_and_candidates, pure=True)
         parts = [gather(lb[0, i, j], cb[0, i, j], cfg.evidence_threshold, int(offs_y[i]),
-                        int(offs_x[j]), into)
+                        int(offs_x[j]))
                  for i in range(lb.shape[1]) for j in range(lb.shape[2])]
         # one task per block returns both, so no block of layers outlives its task
-        if into is None:
-            done = dask.compute(*parts)
-            ev_np = np.block([[done[i * lb.shape[2] + j][0] for j in range(lb.shape[2])]
-                              for i in range(lb.shape[1])])
-        else:
-            # a row of blocks at a time: computed all at once, dask read nearly every block
-            # of the date's layers before the unmixing had used them (13 bytes per pixel on
-            # 64 MP, the largest item of a pool task's peak); a row reads the rows beside it
-            # again for its overlap only
-            nbx = lb.shape[2]
-            done = []
-            for i in range(lb.shape[1]):
-                done += dask.compute(*parts[i * nbx:(i + 1) * nbx])
-            ev_np = into.array
+        done = dask.compute(*parts)
+        ev_np = np.block([[done[i * lb.shape[2] + j][0] for j in range(lb.shape[2])]
+                          for i in range(lb.shape[1])])
         pixels = [part[1:] for part in done]
-        del done, into
+        del done
         ev = layers.isel(layer=0, drop=True).copy(data=dask_view(ev_np, lay.chunks[1:]))
         del ev_np
     else:
+        layers = _layers(cube, cfg, roles, res)
         ev = layers.sel(layer="evidence").drop_vars("layer")
     radius = round(cfg.split_distance_m / res)
     split = dict(threshold=cfg.evidence_threshold, radius_px=radius,
@@ -403,25 +406,102 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
     return labels, merge_stats(tables)
 
 
-class _Into:
-    """A grid-sized array that block tasks fill in place (dask passes it on as it is: an
-    object, not an array it would hash or split)."""
+class _Rows:
+    """What the block tasks of one row read and write: the blocks of reflectance of the row
+    above (only their last ``depth`` rows), of the row, and of the row below (only their
+    first ``depth`` rows), and the grid-sized evidence array they fill in place (dask passes
+    this object on as it is: not arrays it would hash or split)."""
 
-    def __init__(self, array: np.ndarray) -> None:
-        self.array = array
+    def __init__(self, evidence: np.ndarray, above: list[np.ndarray] | None,
+                 row: list[np.ndarray], below: list[np.ndarray] | None) -> None:
+        self.evidence, self.above, self.row, self.below = evidence, above, row, below
+
+
+def _evidence_by_rows(data: Any, cfg: PoolConfig, roles: tuple[str, ...], res: float
+                      ) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]]]:
+    """Evidence (y, x) float32 and the candidate pixels of each block (raster order) of the
+    dask reflectance ``data`` (band, y, x), computed a row of blocks at a time.
+
+    The same values as the layers of :func:`_layers` (dask's overlap with ``boundary="none"``
+    and its trim: each block sees ``depth`` pixels of its neighbours, none past the grid's
+    edge), with each block of reflectance read once: a row is read, then the row below it,
+    whose first ``depth`` rows the blocks of the row need; of the row above only its last
+    ``depth`` rows are kept. Reading a row of blocks with their halos from dask instead read
+    the neighbouring rows again in full (2.7 reads per block on a full tile), and computing
+    every block at once read nearly all of them before the unmixing used them (memory).
+    Memory: two rows of reflectance, the evidence (4 bytes per pixel), the blocks running.
+    """
+    import dask
+
+    depth = _depth_px(cfg, res)
+    data = _block_data(data, depth)
+    kwargs = _layer_kwargs(cfg, roles, res)
+    ys = np.cumsum((0, *data.chunks[1]))
+    xs = np.cumsum((0, *data.chunks[2]))
+    n_y, n_x = len(ys) - 1, len(xs) - 1
+    evidence = np.empty(data.shape[1:], np.float32)
+    blocks = data.to_delayed(optimize_graph=True)[0]
+
+    def read(i: int) -> list[np.ndarray]:
+        # the blocks as they are (no joined copy of the row)
+        return list(dask.compute(*blocks[i]))
+
+    block = dask.delayed(_row_block, pure=False)
+    pixels: list[tuple[np.ndarray, ...]] = []
+    above, row = None, read(0)
+    for i in range(n_y):
+        below_row = read(i + 1) if i + 1 < n_y else None
+        rows = _Rows(evidence, above, row,
+                     None if below_row is None else [b[:, :depth] for b in below_row])
+        tasks = [block(rows, j, int(ys[i]), xs, depth, kwargs, cfg.evidence_threshold)
+                 for j in range(n_x)]
+        pixels += dask.compute(*tasks)
+        above = None if below_row is None else [np.array(b[:, -depth:]) for b in row]
+        row = below_row
+        del rows, tasks
+    return evidence, pixels
+
+
+def _row_block(rows: _Rows, j: int, y0: int, xs: np.ndarray, depth: int,
+               kwargs: dict[str, Any], threshold: float) -> tuple[np.ndarray, ...]:
+    """Block ``j`` of the row of :func:`_evidence_by_rows`: its layers from the block and
+    its halo, the evidence written into ``rows.evidence``, its candidate pixels returned."""
+    x0, x1 = int(xs[j]), int(xs[j + 1])
+    left = depth if j > 0 else 0
+    right = depth if j + 1 < len(xs) - 1 else 0
+
+    def strip(row: list[np.ndarray]) -> list[np.ndarray]:
+        parts = [row[j]]
+        if left:
+            parts.insert(0, row[j - 1][:, :, -left:])
+        if right:
+            parts.append(row[j + 1][:, :, :right])
+        return parts
+
+    grid = [strip(r) for r in (rows.above, rows.row, rows.below) if r is not None]
+    # the block with its halo, copied once from its (up to nine) pieces
+    cube = np.empty((rows.row[j].shape[0], sum(g[0].shape[1] for g in grid),
+                     sum(p.shape[2] for p in grid[0])), np.float32)
+    r0 = 0
+    for g in grid:
+        c0 = 0
+        for piece in g:
+            cube[:, r0:r0 + piece.shape[1], c0:c0 + piece.shape[2]] = piece
+            c0 += piece.shape[2]
+        r0 += g[0].shape[1]
+    layers = pixel_layers(cube, **kwargs)
+    del cube
+    top = 0 if rows.above is None else rows.above[j].shape[1]
+    h = rows.row[j].shape[1]
+    layers = layers[:, top:top + h, left:left + (x1 - x0)]
+    rows.evidence[y0:y0 + h, x0:x1] = layers[0]
+    return candidate_pixels(layers, rows.row[j], threshold, y0, x0)
 
 
 def _evidence_and_candidates(layers: np.ndarray, cube: np.ndarray, threshold: float, y0: int,
-                             x0: int, into: _Into | None = None) -> tuple[Any, ...]:
-    """A block's evidence layer, and :func:`~._pool_objects.candidate_pixels` of it; with
-    ``into``, the evidence is written there (at ``y0``, ``x0``) and ``None`` is returned in
-    its place."""
-    candidates = candidate_pixels(layers, cube, threshold, y0, x0)
-    if into is None:
-        return (np.array(layers[0]), *candidates)
-    h, w = layers.shape[1:]
-    into.array[y0:y0 + h, x0:x0 + w] = layers[0]
-    return (None, *candidates)
+                             x0: int) -> tuple[Any, ...]:
+    """A block's evidence layer, and :func:`~._pool_objects.candidate_pixels` of it."""
+    return (np.array(layers[0]), *candidate_pixels(layers, cube, threshold, y0, x0))
 
 
 def _features(table: pd.DataFrame, cfg: PoolConfig, res: float) -> pd.DataFrame:
