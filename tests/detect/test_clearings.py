@@ -180,6 +180,50 @@ def test_dask_equals_numpy(scenes):
     assert found_lazy.geometry.geom_equals(found.geometry).all()
 
 
+@pytest.mark.parametrize(("date", "chunks", "config"), [
+    # a middle date (later dates: the recovered share), tiles off the sample's stride of
+    # 4 px, bands and dates split across chunks
+    (2, {"time": 2, "band": 1, "y": 50, "x": 70}, None),
+    # the mapped date first in its window, and no date normalisation (no sample)
+    (1, {"time": 1, "band": -1, "y": 90, "x": 150},
+     replace(ClearingConfig(), normalize_dates=False, window_dates=1)),
+    # a four-band stack without redness normalisation
+    (-1, {"time": 1, "band": -1, "y": 64, "x": 64},
+     replace(ClearingConfig(), normalize_redness=False)),
+])
+def test_dask_stack_gives_the_numpy_clearings(scenes, date, chunks, config):
+    """The lazy stack is read once into per-date layers (temporary files): the same
+    clearings as the in-memory stack, for any chunking, date and normalisation."""
+    _, masked, _ = scenes[3]
+    if config is not None and not config.normalize_redness:
+        masked = masked.sel(band=["blue", "green", "red", "nir"])
+    want = detect_clearings(masked, config, date=date)
+    got = detect_clearings(masked.chunk(chunks), config, date=date)
+    assert len(want) > 0
+    pd.testing.assert_frame_equal(got.drop(columns="geometry"), want.drop(columns="geometry"))
+    assert got.geometry.geom_equals(want.geometry).all()
+
+
+def test_dask_stack_is_read_once(scenes):
+    """detect_clearings computes each chunk of a lazy stack once (the strided sample, the
+    masks and the object table used to read the whole stack each)."""
+    _, masked, found = scenes[2]
+    lazy = masked.chunk({"time": 1, "band": -1, "y": 64, "x": 64})
+    reads: dict[tuple[int, ...], int] = {}
+
+    def count(block, block_info=None):
+        where = tuple(block_info[0]["chunk-location"])
+        reads[where] = reads.get(where, 0) + 1
+        return block
+
+    counted = lazy.copy(data=lazy.data.map_blocks(count, dtype=lazy.dtype))
+    with dask.config.set(scheduler="synchronous"):
+        got = detect_clearings(counted)
+    assert len(reads) == lazy.data.npartitions
+    assert set(reads.values()) == {1}
+    pd.testing.assert_frame_equal(got.drop(columns="geometry"), found.drop(columns="geometry"))
+
+
 def test_baseline_is_lazy_on_dask(scenes):
     _, masked, _ = scenes[2]
     lazy = masked.chunk({"y": 64, "x": 64})

@@ -4,9 +4,14 @@ morphological cleaning. Private; the public functions live in :mod:`minewatch.de
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import os
+import tempfile
+import uuid
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -338,6 +343,212 @@ def indices_from_layers(veg: xr.DataArray, bare: xr.DataArray, medians: np.ndarr
     return Indices(veg=veg, bare=bare, veg_raw=raw[0], bare_raw=raw[1], names=names,
                    method=method, veg_shift=shifts[0], bare_shift=shifts[1],
                    blue_shift=shifts[2], red_shift=shifts[3], stack=None, one=one, one_t=t)
+
+
+# --------------------------------------------------------------------------------------------
+# a dask-backed stack read once: per-date layers in a temporary file (detect_clearings)
+# --------------------------------------------------------------------------------------------
+
+#: Most rows of a block of the layers :func:`indices_once` reads back: a clearing task holds
+#: the dates of its block of both index cubes, the mapped date's bands, the masks and the
+#: values of the object table, so its memory is of such a block (the pipeline's blocks are
+#: (512, 2048) px for the same reason).
+LAYER_ROWS = 512
+
+
+class TileFile:
+    """Layers (layer, y, x) of one dtype in an unnamed temporary file, stored tile by tile
+    (the tiles of ``row_edges`` × ``col_edges``): each layer of a tile contiguous in C order,
+    so a run of whole rows of a tile is one read. Sliceable like an array (dask's
+    ``from_array``); positional reads and writes, so threads may share it. Deleted when
+    closed (or when the process ends: the file has no name)."""
+
+    def __init__(self, n_layers: int, row_edges: np.ndarray, col_edges: np.ndarray,
+                 dtype: Any) -> None:
+        self._file = tempfile.TemporaryFile(prefix="minewatch-layers-")
+        self.fd = self._file.fileno()
+        self.dtype = np.dtype(dtype)
+        self.rows, self.cols = np.asarray(row_edges), np.asarray(col_edges)
+        self.shape = (n_layers, int(self.rows[-1]), int(self.cols[-1]))
+        self.ndim = 3
+        tile_bytes = (np.diff(self.rows)[:, None] * np.diff(self.cols)[None, :]
+                      * n_layers * self.dtype.itemsize)
+        self.start = np.concatenate([[0], np.cumsum(tile_bytes.ravel())])[:-1].reshape(
+            tile_bytes.shape)
+
+    def close(self) -> None:
+        """Delete the file."""
+        self._file.close()
+
+    def _offset(self, k: int, i: int, j: int, row: int) -> int:
+        height = int(self.rows[i + 1] - self.rows[i])
+        width = int(self.cols[j + 1] - self.cols[j])
+        return int(self.start[i, j]) + (k * height + row) * width * self.dtype.itemsize
+
+    def write(self, k: int, i: int, j: int, block: np.ndarray) -> None:
+        """Write layer ``k`` of tile (``i``, ``j``) (the whole tile)."""
+        data = np.ascontiguousarray(block, self.dtype)
+        view = memoryview(data).cast("B")
+        offset, done = self._offset(k, i, j, 0), 0
+        while done < len(view):  # pwrite may write less than asked
+            done += os.pwrite(self.fd, view[done:], offset + done)
+
+    def _read_into(self, dest: np.ndarray, offset: int) -> None:
+        view = memoryview(dest).cast("B")
+        done = 0
+        while done < len(view):
+            got = os.preadv(self.fd, [view[done:]], offset + done)
+            if got == 0:
+                raise OSError("temporary layer file is shorter than written")
+            done += got
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = tuple(key) if isinstance(key, tuple) else (key,)
+        key += (slice(None),) * (3 - len(key))
+        spans, picks = [], []
+        for idx, n in zip(key, self.shape, strict=True):
+            if isinstance(idx, int | np.integer):
+                i = int(idx) % n
+                spans.append((i, i + 1))
+                picks.append(0)
+                continue
+            if not isinstance(idx, slice):
+                raise TypeError(f"TileFile takes ints and slices, not {type(idx).__name__}")
+            lo, hi, step = idx.indices(n)
+            if step < 0:
+                raise TypeError("TileFile takes increasing slices")
+            hi = max(lo, hi)
+            spans.append((lo, hi))
+            picks.append(slice(0, hi - lo, step))
+        return self._read(*spans)[tuple(picks)]
+
+    def _read(self, layers: tuple[int, int], rows: tuple[int, int], cols: tuple[int, int]
+              ) -> np.ndarray:
+        (k0, k1), (r0, r1), (c0, c1) = layers, rows, cols
+        out = np.empty((k1 - k0, r1 - r0, c1 - c0), self.dtype)
+        if out.size == 0:
+            return out
+        for i in range(int(np.searchsorted(self.rows, r0, "right")) - 1, len(self.rows) - 1):
+            t0, t1 = int(self.rows[i]), int(self.rows[i + 1])
+            if t0 >= r1:
+                break
+            rr0, rr1 = max(r0, t0), min(r1, t1)
+            for j in range(int(np.searchsorted(self.cols, c0, "right")) - 1,
+                           len(self.cols) - 1):
+                u0, u1 = int(self.cols[j]), int(self.cols[j + 1])
+                if u0 >= c1:
+                    break
+                cc0, cc1 = max(c0, u0), min(c1, u1)
+                for k in range(k0, k1):
+                    dest = out[k - k0, rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0]
+                    offset = self._offset(k, i, j, rr0 - t0)
+                    if (cc0, cc1) == (u0, u1) and dest.flags.c_contiguous:
+                        self._read_into(dest, offset)  # whole rows of the tile: in place
+                    else:
+                        rows_of_tile = np.empty((rr1 - rr0, u1 - u0), self.dtype)
+                        self._read_into(rows_of_tile, offset)
+                        dest[...] = rows_of_tile[:, cc0 - u0:cc1 - u0]
+        return out
+
+    def dask(self, rows_per_block: int = LAYER_ROWS) -> da.Array:
+        """The layers as a dask array: blocks of all layers, whole tile columns and at most
+        ``rows_per_block`` rows of a tile (one read per layer)."""
+        row_chunks = tuple(min(rows_per_block, h - r) for h in np.diff(self.rows).tolist()
+                           for r in range(0, h, rows_per_block))
+        chunks = ((self.shape[0],), row_chunks, tuple(np.diff(self.cols).tolist()))
+        return da.from_array(self, chunks=chunks, lock=False, asarray=False,
+                             name=f"clearing-layers-{uuid.uuid4().hex}",
+                             meta=np.empty((0, 0, 0), self.dtype))
+
+
+def _reduce_tile(block: np.ndarray, d: int, i: int, j: int, r0: int, c0: int,
+                 coords: dict[str, np.ndarray], t: int, cfg: ClearingConfig,
+                 files: tuple[TileFile, TileFile, TileFile]) -> np.ndarray | None:
+    """One date's tile of the stack (1, band, y, x) reduced to what clearing detection asks
+    of it: its raw vegetation and bare index written to ``files``, its bands too on the mapped
+    date ``t``, and its part of the strided sample of the date shifts returned (as
+    ``pipeline._write_layers`` makes it: the grid's rows and columns 0, s, 2s, …).
+    ``coords``: the stack's band, y and x coordinates as numpy arrays (not the stack: dask
+    would take a DataArray argument for its graph and compute it)."""
+    veg_file, bare_file, one_file = files
+    h, w = block.shape[-2:]
+    part = xr.DataArray(block[0], dims=("band", "y", "x"),
+                        coords={"band": coords["band"], "y": coords["y"][r0:r0 + h],
+                                "x": coords["x"][c0:c0 + w]})
+    veg, bare, _, _ = date_index_layers(part.expand_dims("time"), cfg)
+    veg_file.write(d, i, j, veg.values[0])
+    bare_file.write(d, i, j, bare.values[0])
+    if d == t:
+        for b in range(block.shape[1]):
+            one_file.write(b, i, j, block[0, b])
+    if not cfg.normalize_dates:
+        return None
+    s = cfg.normalization_stride_px
+    rows = dict(y=slice((-r0) % s, None, s), x=slice((-c0) % s, None, s))
+    return shift_sample(part.isel(**rows).expand_dims("time"), veg.isel(**rows),
+                        bare.isel(**rows), 1)
+
+
+@contextlib.contextmanager
+def indices_once(stack: xr.DataArray, t: int, cfg: ClearingConfig) -> Iterator[Indices]:
+    """:class:`Indices` of a dask-backed ``stack`` (time, band, y, x) for mapping date ``t``,
+    the same values as :func:`compute_indices` gives, with the stack read once.
+
+    :func:`compute_indices` hangs every layer (both index cubes, the mapped date's water,
+    redness, blue, NIR) off the stack, so each computation of the clearing graph (the
+    strided sample of the shifts, the masks, the values of the object table) reads and
+    reprojects the stack again, and a task holds a tile of all its dates and bands. Here each
+    date's tile is read once and reduced at once to its raw vegetation and bare index and, on
+    date ``t``, its bands, written to unnamed temporary files (they hold 8 bytes per pixel and
+    date, more than memory should), and the strided sample's medians are taken a date at a
+    time; the layers are then read back in blocks of :data:`LAYER_ROWS` rows, as the pipeline
+    reads its layer files (:func:`indices_from_layers`). The files are deleted on exit."""
+    method_for(stack, cfg)  # a BandError before anything is read
+    data = stack.data.rechunk({0: 1, 1: -1})  # a task: one date, all bands, one tile
+    row_edges = np.cumsum((0, *data.chunks[2]))
+    col_edges = np.cumsum((0, *data.chunks[3]))
+    n_t, n_b = stack.sizes["time"], stack.sizes["band"]
+    files: list[TileFile] = []
+    try:
+        for n, dtype in ((n_t, np.float32), (n_t, np.float32), (n_b, stack.dtype)):
+            files.append(TileFile(n, row_edges, col_edges, dtype))
+        blocks = data.to_delayed()
+        reduce = dask.delayed(_reduce_tile, pure=False)
+        s = cfg.normalization_stride_px
+        grid = {k: stack[k].values for k in ("band", "y", "x")}
+        medians = []
+        for d in range(n_t):  # a date at a time: its sample is held, not the window's
+            tiles = [(i, j) for i in range(blocks.shape[2]) for j in range(blocks.shape[3])]
+            parts = dask.compute(*[reduce(blocks[d, 0, i, j], d, i, j, int(row_edges[i]),
+                                          int(col_edges[j]), grid, t, cfg, tuple(files))
+                                   for i, j in tiles])
+            if not cfg.normalize_dates:
+                continue
+            sample = np.empty((4, 1, -(-stack.sizes["y"] // s), -(-stack.sizes["x"] // s)),
+                              np.float32)
+            for (i, j), part in zip(tiles, parts, strict=True):
+                sy = -(-int(row_edges[i]) // s)
+                sx = -(-int(col_edges[j]) // s)
+                sample[:, :, sy:sy + part.shape[2], sx:sx + part.shape[3]] = part
+            del parts
+            medians.append(sample_medians(sample, cfg))
+        coords = {"y": grid["y"], "x": grid["x"]}
+
+        def georef(out: xr.DataArray) -> xr.DataArray:
+            if stack.rio.crs is not None:  # inplace: rioxarray otherwise copies
+                out.rio.write_crs(stack.rio.crs, inplace=True)
+            return out
+
+        veg, bare = (georef(xr.DataArray(f.dask(), dims=("time", "y", "x"),
+                                         coords={"time": stack["time"].values, **coords}))
+                     for f in files[:2])
+        one = georef(xr.DataArray(files[2].dask(), dims=("band", "y", "x"),
+                                  coords={"band": grid["band"], **coords}))
+        yield indices_from_layers(veg, bare, np.concatenate(medians, axis=1) if medians
+                                  else None, one, t, cfg)
+    finally:
+        for f in files:
+            f.close()
 
 
 # --------------------------------------------------------------------------------------------

@@ -71,6 +71,7 @@ from minewatch.detect._clearing_pixels import (
     date_index,
     erode_block,
     first_cleared_index,
+    indices_once,
     local,
     max_time,
     pixels,
@@ -78,7 +79,7 @@ from minewatch.detect._clearing_pixels import (
     resolution_m,
     resolve_config,
 )
-from minewatch.detect.vectorize import counted_labels, vectorize
+from minewatch.detect.vectorize import counted_labels, local_scheduler, vectorize
 from minewatch.errors import InputError, MinewatchWarning
 
 __all__ = [
@@ -105,11 +106,16 @@ def date_window(stack: xr.DataArray, t: int, window: int) -> tuple[xr.DataArray,
 # baseline
 # --------------------------------------------------------------------------------------------
 
-def _baseline(ix: Indices, t: int, cfg: ClearingConfig, stack: xr.DataArray) -> xr.Dataset:
+def _check_has_baseline(stack: xr.DataArray, t: int) -> None:
+    """InputError when date index ``t`` has no earlier date for a baseline."""
     if t < 1:
         first = pd.Timestamp(stack["time"].values[0]).date()
         raise InputError(f"No baseline before {first}: it is the stack's first date; pick a "
                          "later date (the baseline is built from earlier dates only).")
+
+
+def _baseline(ix: Indices, t: int, cfg: ClearingConfig, stack: xr.DataArray) -> xr.Dataset:
+    _check_has_baseline(stack, t)
     veg, bare = ix.veg.isel(time=slice(0, t)), ix.bare.isel(time=slice(0, t))
     n_clear = (veg.notnull() & bare.notnull()).sum("time").astype(np.int16)
     out = xr.Dataset({
@@ -487,6 +493,14 @@ def detect_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, 
     cfg = resolve_config(config, stack)
     t = date_index(stack, date, "detect_clearings")
     stack, t = date_window(stack, t, cfg.window_dates)
+    if isinstance(stack.data, da.Array) and local_scheduler():
+        # the lazy stack read once into per-date layers, not once per computation of the
+        # graph (sample, masks, object table: three reads of every tile, ~40 x a one-date
+        # read on a full Sentinel-2 tile); files a task writes must be on this machine, so
+        # not with a dask.distributed client
+        _check_has_baseline(stack, t)
+        with indices_once(stack, t, cfg) as ix:
+            return clearings_at(stack, t, cfg, pools, ix)
     return clearings_at(stack, t, cfg, pools)
 
 
