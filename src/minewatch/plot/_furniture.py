@@ -189,6 +189,15 @@ class _DegreeLocator(Locator):
         label_pt = 9 * 0.6 * self.fontsize + 6  # "98.275°E" plus a gap
         room = max(2, min(self.max_ticks, int(length_pt // label_pt)))
         lo, hi = float(deg.min()), float(deg.max())
+        if self.which == "y":
+            # a latitude label is centred on its tick and runs along the edge: within half a
+            # label of a corner it would reach past the map, into the longitude labels below
+            # (or the title above), so ticks keep that far from both ends
+            span = float(pos.max() - pos.min())
+            margin = span * min(0.25, label_pt / 2 / max(length_pt, 1e-9))
+            order = np.argsort(pos)
+            lo, hi = sorted(np.interp([pos.min() + margin, pos.max() - margin],
+                                      pos[order], deg[order]))
         step = next((s for s in _STEPS if (hi - lo) / s <= room), _STEPS[-1])
         ticks = np.arange(math.ceil(lo / step) * step, hi + 1e-12, step)
         ticks = ticks[(ticks >= lo) & (ticks <= hi)]
