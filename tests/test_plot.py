@@ -336,6 +336,24 @@ def test_before_after_pair_and_change_map(out_dir, layers, tmp_path):
     assert any(isinstance(a, ScaleBar) for a in axes[0].artists)
 
 
+def test_graticule_labels_clear_the_corner_where_a_parallel_meets_the_edge():
+    # a parallel and a meridian just inside the lower-left corner (as in the demo's
+    # before/after panels): the latitude label, centred on its tick, ran into the longitude
+    # label below it
+    from minewatch.plot._furniture import add_graticule
+
+    to_map = Transformer.from_crs(4326, CRS, always_xy=True)
+    x, y = to_map.transform(98.34, 25.66)
+    fig, ax = plt.subplots(figsize=(2.4, 2.4), dpi=100)
+    ax.set(xlim=(x - 40, x + 3500), ylim=(y - 15, y + 3500), aspect="equal")
+    add_graticule(ax, pyproj.CRS(CRS))
+    fig.canvas.draw()
+    labels = [t for t in (*ax.get_xticklabels(), *ax.get_yticklabels()) if t.get_text()]
+    assert sum(t.get_text().endswith("°N") for t in labels) >= 2
+    _no_overlaps(labels)
+    plt.close(fig)
+
+
 def test_change_map_no_data_is_hatched_not_no_mining(out_dir, tmp_path):
     source = out_dir / "change" / "2021-01-15_2024-01-22.tif"
     cloudy = tmp_path / "2021-01-15_2024-01-22.tif"
