@@ -205,8 +205,8 @@ def test_dask_stack_gives_the_numpy_clearings(scenes, date, chunks, config):
 
 
 def test_dask_stack_is_read_once(scenes):
-    """detect_clearings computes each chunk of a lazy stack once (the strided sample, the
-    masks and the object table used to read the whole stack each)."""
+    """detect_clearings and segment_clearings compute each chunk of a lazy stack once (the
+    strided sample, the masks and the object table used to read the whole stack each)."""
     _, masked, found = scenes[2]
     lazy = masked.chunk({"time": 1, "band": -1, "y": 64, "x": 64})
     reads: dict[tuple[int, ...], int] = {}
@@ -222,6 +222,10 @@ def test_dask_stack_is_read_once(scenes):
     assert len(reads) == lazy.data.npartitions
     assert set(reads.values()) == {1}
     pd.testing.assert_frame_equal(got.drop(columns="geometry"), found.drop(columns="geometry"))
+    reads.clear()
+    labels = segment_clearings(counted).values  # computed after the layer files are gone
+    assert len(reads) == lazy.data.npartitions and set(reads.values()) == {1}
+    np.testing.assert_array_equal(labels, segment_clearings(masked).values)
 
 
 def test_baseline_is_lazy_on_dask(scenes):

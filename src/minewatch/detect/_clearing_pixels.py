@@ -451,9 +451,11 @@ class TileFile:
                         dest[...] = rows_of_tile[:, cc0 - u0:cc1 - u0]
         return out
 
-    def dask(self, rows_per_block: int = LAYER_ROWS) -> da.Array:
+    def dask(self, rows_per_block: int | None = None) -> da.Array:
         """The layers as a dask array: blocks of all layers, whole tile columns and at most
-        ``rows_per_block`` rows of a tile (one read per layer)."""
+        ``rows_per_block`` (default :data:`LAYER_ROWS`) rows of a tile (one read per
+        layer)."""
+        rows_per_block = LAYER_ROWS if rows_per_block is None else rows_per_block
         row_chunks = tuple(min(rows_per_block, h - r) for h in np.diff(self.rows).tolist()
                            for r in range(0, h, rows_per_block))
         chunks = ((self.shape[0],), row_chunks, tuple(np.diff(self.cols).tolist()))

@@ -44,8 +44,11 @@ Kinds (first rule that matches):
 ============  =================================================================================
 
 Roads and terraces are not used as evidence (roads are a few metres wide; see
-docs/detection.md). Dask-backed input stays lazy until labelling, except one strided sample
-per date for the normalisation.
+docs/detection.md). A dask-backed stack is read once by :func:`detect_clearings` and
+:func:`segment_clearings`: each date's tile is reduced at once to its vegetation and bare
+index (and the mapped date's bands), kept in temporary files while the call runs
+(:func:`~minewatch.detect._clearing_pixels.indices_once`); :func:`clearing_baseline` stays
+lazy except one strided sample per date for the normalisation.
 """
 
 from __future__ import annotations
@@ -267,6 +270,15 @@ def _label_and_filter(mask: xr.DataArray, split: xr.DataArray, min_px: int
     return out, int(keep.sum())
 
 
+def _read_once(stack: xr.DataArray) -> bool:
+    """Whether to read a stack once into per-date layers (:func:`indices_once`): dask-backed
+    and computed in this process. The graph over the whole stack reads every chunk once per
+    computation (the shift sample, the masks, the object table: three reads, ~40 × a
+    one-date read on a full Sentinel-2 tile); the layer files must be on this machine, so
+    not with a dask.distributed client, which keeps the graph."""
+    return isinstance(stack.data, da.Array) and local_scheduler()
+
+
 def _segment(stack: xr.DataArray, cfg: ClearingConfig, t: int,
              baseline: xr.Dataset | None, ix: Indices | None = None
              ) -> tuple[xr.DataArray, dict[str, Any]]:
@@ -340,6 +352,12 @@ def segment_clearings(stack: xr.DataArray, config: ClearingConfig | None = None,
     t = date_index(stack, date, "segment_clearings")
     if baseline is None:
         stack, t = date_window(stack, t, cfg.window_dates)
+        if _read_once(stack):
+            _check_has_baseline(stack, t)
+            with indices_once(stack, t, cfg) as ix:
+                # the labels come from the persisted masks, not from the layer files
+                labels, _ = _segment(stack, cfg, t, None, ix)
+            return labels
     labels, _ = _segment(stack, cfg, t, baseline)
     return labels
 
@@ -479,6 +497,14 @@ def detect_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, 
     BandError
         RGB-only input without ``method="rgb"``.
 
+    Notes
+    -----
+    A dask-backed stack (computed in this process) is read once: each date's tile is reduced
+    to its vegetation and bare index, and on the mapped date kept with its bands, in unnamed
+    temporary files (8 bytes per pixel and date plus the date's bands: ≈ 8.7 GB for six
+    dates of a full Sentinel-2 tile, in ``TMPDIR``) that are deleted on return; the rest
+    runs from them in blocks. Memory stays at a few tiles (1.3 GB for that tile).
+
     Examples
     --------
     >>> from minewatch.synth import generate_scenes
@@ -493,11 +519,7 @@ def detect_clearings(stack: xr.DataArray, config: ClearingConfig | None = None, 
     cfg = resolve_config(config, stack)
     t = date_index(stack, date, "detect_clearings")
     stack, t = date_window(stack, t, cfg.window_dates)
-    if isinstance(stack.data, da.Array) and local_scheduler():
-        # the lazy stack read once into per-date layers, not once per computation of the
-        # graph (sample, masks, object table: three reads of every tile, ~40 x a one-date
-        # read on a full Sentinel-2 tile); files a task writes must be on this machine, so
-        # not with a dask.distributed client
+    if _read_once(stack):
         _check_has_baseline(stack, t)
         with indices_once(stack, t, cfg) as ix:
             return clearings_at(stack, t, cfg, pools, ix)
