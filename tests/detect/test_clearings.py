@@ -16,6 +16,7 @@ from rasterio import features
 from shapely.geometry import box
 
 from minewatch.config import ClearingConfig, DetectionConfig
+from minewatch.detect._clearing_pixels import TileFile
 from minewatch.detect.clearings import (
     CLEARING_KINDS,
     clearing_baseline,
@@ -226,6 +227,28 @@ def test_dask_stack_is_read_once(scenes):
     labels = segment_clearings(counted).values  # computed after the layer files are gone
     assert len(reads) == lazy.data.npartitions and set(reads.values()) == {1}
     np.testing.assert_array_equal(labels, segment_clearings(masked).values)
+
+
+@pytest.mark.parametrize("positional", [True, False])
+def test_tile_file_reads_what_was_written(positional):
+    """The layer file of a lazy stack gives back any slice of what its tiles hold, also
+    across tiles and without positional reads (seek and read under a lock)."""
+    rng = np.random.default_rng(0)
+    want = rng.random((3, 50, 70)).astype(np.float32)
+    rows, cols = np.array([0, 20, 40, 50]), np.array([0, 32, 70])
+    store = TileFile(3, rows, cols, np.float32)
+    store._positional = positional and store._positional
+    try:
+        for i, j in np.ndindex(3, 2):
+            for k in range(3):
+                store.write(k, i, j, want[k, rows[i]:rows[i + 1], cols[j]:cols[j + 1]])
+        for key in [(slice(None),) * 3, (1, slice(5, 45), slice(10, 60)),
+                    (slice(0, 2), slice(19, 21), 33), (2, slice(None, None, 3), slice(31, 70)),
+                    (slice(1, 3), slice(40, 50), slice(0, 32))]:
+            np.testing.assert_array_equal(store[key], want[key])
+        np.testing.assert_array_equal(store.dask(rows_per_block=8).compute(), want)
+    finally:
+        store.close()
 
 
 def test_baseline_is_lazy_on_dask(scenes):

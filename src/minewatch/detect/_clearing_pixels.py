@@ -10,6 +10,7 @@ import functools
 import math
 import os
 import tempfile
+import threading
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -361,13 +362,16 @@ class TileFile:
     """Layers (layer, y, x) of one dtype in an unnamed temporary file, stored tile by tile
     (the tiles of ``row_edges`` × ``col_edges``): each layer of a tile contiguous in C order,
     so a run of whole rows of a tile is one read. Sliceable like an array (dask's
-    ``from_array``); positional reads and writes, so threads may share it. Deleted when
-    closed (or when the process ends: the file has no name)."""
+    ``from_array``: ints and increasing slices); positional reads and writes, so threads may
+    share it. Deleted when closed (or when the process ends: the file has no name)."""
 
     def __init__(self, n_layers: int, row_edges: np.ndarray, col_edges: np.ndarray,
                  dtype: Any) -> None:
         self._file = tempfile.TemporaryFile(prefix="minewatch-layers-")
         self.fd = self._file.fileno()
+        # where positional reads/writes are missing (Windows), seek and read under a lock
+        self._positional = hasattr(os, "preadv") and hasattr(os, "pwrite")
+        self._lock = threading.Lock()
         self.dtype = np.dtype(dtype)
         self.rows, self.cols = np.asarray(row_edges), np.asarray(col_edges)
         self.shape = (n_layers, int(self.rows[-1]), int(self.cols[-1]))
@@ -391,12 +395,24 @@ class TileFile:
         data = np.ascontiguousarray(block, self.dtype)
         view = memoryview(data).cast("B")
         offset, done = self._offset(k, i, j, 0), 0
+        if not self._positional:
+            with self._lock:
+                self._file.seek(offset)
+                self._file.write(view)
+            return
         while done < len(view):  # pwrite may write less than asked
             done += os.pwrite(self.fd, view[done:], offset + done)
 
     def _read_into(self, dest: np.ndarray, offset: int) -> None:
         view = memoryview(dest).cast("B")
         done = 0
+        if not self._positional:
+            with self._lock:
+                self._file.seek(offset)
+                done = self._file.readinto(view)  # buffered: all of it, unless at the end
+            if done < len(view):
+                raise OSError("temporary layer file is shorter than written")
+            return
         while done < len(view):
             got = os.preadv(self.fd, [view[done:]], offset + done)
             if got == 0:
