@@ -363,7 +363,13 @@ class TileFile:
     (the tiles of ``row_edges`` × ``col_edges``): each layer of a tile contiguous in C order,
     so a run of whole rows of a tile is one read. Sliceable like an array (dask's
     ``from_array``: ints and increasing slices); positional reads and writes, so threads may
-    share it. Deleted when closed (or when the process ends: the file has no name)."""
+    share it. Deleted when closed (or when the process ends: the file has no name).
+
+    Why not a library: a chunked on-disk store is zarr's job, but zarr is not a dependency of
+    minewatch; ``np.memmap`` (as the pipeline's ``_LayerRows`` uses, a map per block) would
+    count the pages it touches in the process's resident memory while mapped, and these
+    files hold ~8.7 GB for six dates of a full tile. Plain positional reads and writes keep
+    them in the page cache only."""
 
     def __init__(self, n_layers: int, row_edges: np.ndarray, col_edges: np.ndarray,
                  dtype: Any) -> None:
