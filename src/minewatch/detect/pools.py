@@ -333,9 +333,9 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
         # at a time (:func:`_evidence_by_rows`), each block's task writing it into one
         # grid-sized array and returning only its candidates, so the evidence is held once
         # (4 bytes per pixel) and each block of reflectance is read once.
-        ev_np, pixels = _evidence_by_rows(cube.data, cfg, roles, res)
-        chunks = _block_data(cube.data, _depth_px(cfg, res)).chunks[1:]
-        ev = xr.DataArray(dask_view(ev_np, chunks), dims=("y", "x"),
+        data = _block_data(cube.data, _depth_px(cfg, res))
+        ev_np, pixels = _evidence_by_rows(data, cfg, roles, res)
+        ev = xr.DataArray(dask_view(ev_np, data.chunks[1:]), dims=("y", "x"),
                           coords={"y": cube["y"], "x": cube["x"]})
         del ev_np
     elif _is_dask(cube.data):
@@ -420,7 +420,8 @@ class _Rows:
 def _evidence_by_rows(data: Any, cfg: PoolConfig, roles: tuple[str, ...], res: float
                       ) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]]]:
     """Evidence (y, x) float32 and the candidate pixels of each block (raster order) of the
-    dask reflectance ``data`` (band, y, x), computed a row of blocks at a time.
+    dask reflectance ``data`` (band, y, x; blocked by :func:`_block_data`), computed a row of
+    blocks at a time.
 
     The same values as the layers of :func:`_layers` (dask's overlap with ``boundary="none"``
     and its trim: each block sees ``depth`` pixels of its neighbours, none past the grid's
@@ -434,7 +435,6 @@ def _evidence_by_rows(data: Any, cfg: PoolConfig, roles: tuple[str, ...], res: f
     import dask
 
     depth = _depth_px(cfg, res)
-    data = _block_data(data, depth)
     kwargs = _layer_kwargs(cfg, roles, res)
     ys = np.cumsum((0, *data.chunks[1]))
     xs = np.cumsum((0, *data.chunks[2]))
