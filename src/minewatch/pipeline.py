@@ -550,7 +550,7 @@ def _write_layers(scene: xr.DataArray, cfg: DetectionConfig, path: Path) -> None
     float32 ``.npy`` (layer, y, x), and the strided sample of the per-date shifts
     (:func:`~minewatch.detect._clearing_pixels.shift_sample`) beside it. A dask-backed
     ``scene`` is read and written chunk by chunk, each chunk read once."""
-    from minewatch.detect._clearing_pixels import date_index_layers, shift_sample
+    from minewatch.detect._clearing_pixels import chunk_layers
     from minewatch.io.write import atomic_path
 
     nb, height, width = scene.shape
@@ -571,8 +571,8 @@ def _write_layers(scene: xr.DataArray, cfg: DetectionConfig, path: Path) -> None
             part = scene.isel(y=slice(r0, r1), x=slice(c0, c1))
             if lazy:
                 part = part.compute(scheduler="synchronous")
-            veg, bare, _, _ = date_index_layers(part.expand_dims("time"), cfg.clearings)
-            layers = (*np.asarray(part.values, np.float32), veg.values[0], bare.values[0])
+            veg, bare, part_sample = chunk_layers(part, r0, c0, cfg.clearings)
+            layers = (*np.asarray(part.values, np.float32), veg, bare)
             for k, layer in enumerate(layers):
                 # np.save's layout (C order, layer-major) written a chunk at a time: np.save
                 # needs the whole array in memory
@@ -586,14 +586,10 @@ def _write_layers(scene: xr.DataArray, cfg: DetectionConfig, path: Path) -> None
                     fh.write(block[i].tobytes())
             if sample is not None:
                 # the grid's rows and columns 0, s, 2s, ... inside this chunk
-                oy, ox = (-r0) % stride, (-c0) % stride
-                rows = dict(y=slice(oy, None, stride), x=slice(ox, None, stride))
-                part_sample = shift_sample(part.isel(**rows).expand_dims("time"),
-                                           veg.isel(**rows), bare.isel(**rows), 1)
-                sy, sx = (r0 + oy) // stride, (c0 + ox) // stride
+                sy, sx = -(-r0 // stride), -(-c0 // stride)
                 sample[:, :, sy:sy + part_sample.shape[2],
                        sx:sx + part_sample.shape[3]] = part_sample
-            del part, veg, bare, layers
+            del part, veg, bare, layers, part_sample
     if sample is not None:
         with atomic_path(_sample_path(path)) as tmp, open(tmp, "wb") as fh:
             np.save(fh, sample)

@@ -486,13 +486,29 @@ class TileFile:
                              meta=np.empty((0, 0, 0), self.dtype))
 
 
+def chunk_layers(part: xr.DataArray, r0: int, c0: int, cfg: ClearingConfig
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """What clearing detection keeps of one chunk ``part`` (band, y, x) of a date, at rows and
+    columns ``r0``, ``c0`` of the grid: its raw vegetation and bare index (y, x), and its part
+    of the strided sample of the date shifts (the grid's rows and columns 0, s, 2s, …; see
+    :func:`shift_sample`), or None when ``cfg.normalize_dates`` is off. The pipeline's layer
+    files and :func:`indices_once` are both made of it."""
+    veg, bare, _, _ = date_index_layers(part.expand_dims("time"), cfg)
+    sample = None
+    if cfg.normalize_dates:
+        s = cfg.normalization_stride_px
+        rows = dict(y=slice((-r0) % s, None, s), x=slice((-c0) % s, None, s))
+        sample = shift_sample(part.isel(**rows).expand_dims("time"), veg.isel(**rows),
+                              bare.isel(**rows), 1)
+    return veg.values[0], bare.values[0], sample
+
+
 def _reduce_tile(block: np.ndarray, d: int, i: int, j: int, r0: int, c0: int,
                  coords: dict[str, np.ndarray], t: int, cfg: ClearingConfig,
                  files: tuple[TileFile, TileFile, TileFile]) -> np.ndarray | None:
-    """One date's tile of the stack (1, band, y, x) reduced to what clearing detection asks
-    of it: its raw vegetation and bare index written to ``files``, its bands too on the mapped
-    date ``t``, and its part of the strided sample of the date shifts returned (as
-    ``pipeline._write_layers`` makes it: the grid's rows and columns 0, s, 2s, …).
+    """One date's tile of the stack (1, band, y, x) reduced by :func:`chunk_layers`: its raw
+    vegetation and bare index written to ``files``, its bands too on the mapped date ``t``,
+    and its part of the strided sample of the date shifts returned.
     ``coords``: the stack's band, y and x coordinates as numpy arrays (not the stack: dask
     would take a DataArray argument for its graph and compute it)."""
     veg_file, bare_file, one_file = files
@@ -500,18 +516,13 @@ def _reduce_tile(block: np.ndarray, d: int, i: int, j: int, r0: int, c0: int,
     part = xr.DataArray(block[0], dims=("band", "y", "x"),
                         coords={"band": coords["band"], "y": coords["y"][r0:r0 + h],
                                 "x": coords["x"][c0:c0 + w]})
-    veg, bare, _, _ = date_index_layers(part.expand_dims("time"), cfg)
-    veg_file.write(d, i, j, veg.values[0])
-    bare_file.write(d, i, j, bare.values[0])
+    veg, bare, sample = chunk_layers(part, r0, c0, cfg)
+    veg_file.write(d, i, j, veg)
+    bare_file.write(d, i, j, bare)
     if d == t:
         for b in range(block.shape[1]):
             one_file.write(b, i, j, block[0, b])
-    if not cfg.normalize_dates:
-        return None
-    s = cfg.normalization_stride_px
-    rows = dict(y=slice((-r0) % s, None, s), x=slice((-c0) % s, None, s))
-    return shift_sample(part.isel(**rows).expand_dims("time"), veg.isel(**rows),
-                        bare.isel(**rows), 1)
+    return sample
 
 
 def _n_workers() -> int:
