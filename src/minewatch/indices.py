@@ -70,6 +70,22 @@ def _finish(out: xr.DataArray, like: xr.DataArray, name: str) -> xr.DataArray:
     return out.rio.write_nodata(np.nan, encoded=False)
 
 
+def _quiet_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num / den
+
+
+def _divide(num: xr.DataArray, den: xr.DataArray) -> xr.DataArray:
+    """``num / den``, without numpy's RuntimeWarning where IEEE gives NaN (inf / inf, 0 / 0).
+
+    xarray silences numpy around arithmetic on in-memory arrays, but on dask the division
+    runs later, in a task, outside that silence: the same index warned on a lazy stack and
+    not on an in-memory one. Here the division carries its own ``errstate`` into the task.
+    """
+    return xr.apply_ufunc(_quiet_divide, num, den, dask="parallelized",
+                          output_dtypes=[np.result_type(num.dtype, den.dtype)])
+
+
 def _nd(reflectance: xr.DataArray, a: str, b: str, *, index: str, name: str) -> xr.DataArray:
     """(a − b) / (a + b), NaN where either is NaN or the sum is 0; ``index`` names it in errors.
 
@@ -77,7 +93,7 @@ def _nd(reflectance: xr.DataArray, a: str, b: str, *, index: str, name: str) -> 
     """
     first, second = _bands(reflectance, a, b, index=index)
     total = first + second
-    return _finish((first - second) / total.where(total != 0), reflectance, name)
+    return _finish(_divide(first - second, total.where(total != 0)), reflectance, name)
 
 
 def normalized_difference(reflectance: xr.DataArray, a: str, b: str) -> xr.DataArray:
@@ -136,7 +152,7 @@ def bare_soil(reflectance: xr.DataArray) -> xr.DataArray:
     blue, red, nir, swir1 = _bands(reflectance, "blue", "red", "nir", "swir1", index="BSI")
     bright, dark = swir1 + red, nir + blue
     total = bright + dark
-    return _finish((bright - dark) / total.where(total != 0), reflectance, "bare_soil")
+    return _finish(_divide(bright - dark, total.where(total != 0)), reflectance, "bare_soil")
 
 
 def brightness(reflectance: xr.DataArray) -> xr.DataArray:
@@ -157,7 +173,7 @@ def saturation(reflectance: xr.DataArray) -> xr.DataArray:
     """HSV saturation (max − min) / max of red, green, blue, 0–1 (0 for grey and black)."""
     *_, high, low = _rgb_max_min(reflectance, "saturation")
     # 0 for black (max = 0); NaN where a band is NaN or ±inf (inf / inf is NaN, not 0)
-    sat = ((high - low) / high).where(high > 0, 0)
+    sat = _divide(high - low, high).where(high > 0, 0)
     return _finish(sat.where(np.isfinite(high) & np.isfinite(low)), reflectance, "saturation")
 
 
@@ -194,4 +210,4 @@ def blueness(reflectance: xr.DataArray) -> xr.DataArray:
     """
     red, blue = _bands(reflectance, "red", "blue", index="blueness")
     total = blue + red
-    return _finish((blue - red) / total.where(total != 0), reflectance, "blueness")
+    return _finish(_divide(blue - red, total.where(total != 0)), reflectance, "blueness")
