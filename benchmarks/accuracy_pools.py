@@ -1,16 +1,20 @@
 """Pool detection accuracy on generated scenes with known truth, per resolution.
 
-Tune only on seeds 0–9, report on seeds 100–109 (every confounder the generator draws is in
-every seed: river, sand bars, streams, a village with metal roofs and fish ponds, tarp huts,
-swidden, landslides; clouds on the middle date, haze on the last, a swath edge on the first).
+Tune only on seeds 0–9 (PlanetScope: 0–29), report on seeds 100–109 (every confounder the
+generator draws is in every seed: river, sand bars, streams, a village with metal roofs and
+fish ponds, tarp huts, swidden, landslides; clouds on the middle date, haze on the last, a
+swath edge on the first).
 
 Each seed is one generated world drawn at the preset's resolution, all four dates. Pixels the
 truth marks invalid (cloud, shadow, swath edge) are set to NaN, as the product cloud masks do
 in ``open_tile``/``load_stack``. A detection is matched one-to-one to the truth pool present on
 that date it overlaps most (greedy by overlap area); precision = matched / detections, recall
 = matched / truth pools, count error = (detections − truth) / truth. Unmatched detections are
-charged to the confounder they touch (``cloud_edge`` within two pixels of NaN, else
-``other``) and given per 10 km² of valid area.
+charged to the confounder they touch, else to ``real_pool`` when they lie on a truth pool of
+the date (a split pool's second part, or a pool whose centre pixel is invalid), else
+``cloud_edge`` within two pixels of NaN, else ``other``; given per 10 km² of valid area, with
+the total over the look-alikes the issue's target names (rivers, streams, fish ponds, roofs,
+tarps, sand bars, cloud edges).
 
 At 10 m the SWIR bands (swir1, swir2) are given as a Sentinel-2 L2A product delivers them and
 ``load_stack`` ingests them: B11/B12 at 20 m (2×2 means of the 10 m render, as
@@ -53,7 +57,11 @@ RESOLUTIONS: dict[str, tuple[float, tuple[int, int], str, tuple[str, ...]]] = {
 }
 SIZE_BINS = (0, 25, 50, 100, 200, np.inf)
 FALSE_KINDS = ("river", "stream", "sand_bar", "fish_pond", "metal_roof", "tarp_hut",
-               "swidden", "landslide", "cloud_edge", "other")
+               "swidden", "landslide", "real_pool", "cloud_edge", "other")
+#: The look-alikes the detection issue's false-pool target names (≤ 2 per 10 km²): rivers,
+#: streams, fish ponds, roofs, tarps, sand bars and cloud edges.
+LOOK_ALIKES = ("river", "stream", "sand_bar", "fish_pond", "metal_roof", "tarp_hut",
+               "cloud_edge")
 
 
 def _seeds(text: str) -> list[int]:
@@ -173,7 +181,7 @@ def run_seed(preset: str, seed: int, cfg: DetectionConfig, cuts: tuple[float, ..
         kinds = np.full(len(det), "", object)
         conf = s.confounders
         date = s.reflectance["time"].values[t]
-        for kind in FALSE_KINDS[:-2]:
+        for kind in FALSE_KINDS[:-3]:
             sub = conf[conf["kind"] == kind]
             if len(sub) == 0:
                 continue
@@ -183,6 +191,12 @@ def run_seed(preset: str, seed: int, cfg: DetectionConfig, cuts: tuple[float, ..
             hit = det.geometry.intersects(sub.geometry.union_all()) if len(sub) else None
             if hit is not None:
                 kinds = np.where((kinds == "") & hit.to_numpy(), kind, kinds)
+        # a second detection on a real pool of the date (a pool split in two, or a pool
+        # whose centre pixel is invalid): a counting error, not a look-alike
+        present = s.pools[_present(s.world, t)]
+        if len(present) and len(det):
+            on_pool = det.geometry.intersects(present.geometry.union_all()).to_numpy()
+            kinds = np.where((kinds == "") & on_pool, "real_pool", kinds)
         dc = det.geometry.centroid
         dcol = np.clip(((dc.x - tf.c) / tf.a).astype(int), 0, shape[1] - 1)
         drow = np.clip(((dc.y - tf.f) / tf.e).astype(int), 0, shape[0] - 1)
@@ -274,6 +288,9 @@ def report(preset: str, det, truth, sites, km2, seconds, wall, min_conf: float) 
     print("false detections per 10 km²: " + ", ".join(
         f"{k} {falses.get(k, 0) / km2 * 10:.2f}" for k in FALSE_KINDS)
         + f"  (total {len(kept) - tp} = {(len(kept) - tp) / km2 * 10:.2f})")
+    n_look = int(sum(falses.get(k, 0) for k in LOOK_ALIKES))
+    print(f"false pools on the look-alikes the target names ({', '.join(LOOK_ALIKES)}): "
+          f"{n_look} = {n_look / km2 * 10:.2f} per 10 km² (target <= 2)")
     n_scenes = 4 * (det["seed"].nunique() if len(det) else 1)
     print(f"runtime: detect_pools {seconds:.1f} s total ({seconds / n_scenes:.2f} s per "
           f"scene); benchmark wall {wall:.0f} s")

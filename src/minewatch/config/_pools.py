@@ -157,7 +157,8 @@ class PoolConfig:
 
 _BASE = PoolConfig()
 
-#: Presets per sensor/resolution, tuned on synth seeds 0–9 (benchmarks/accuracy_pools.py).
+#: Presets per sensor/resolution, tuned on synth seeds 0–9 (PlanetScope: 0–29), never on the
+#: held-out seeds 100–109 (benchmarks/accuracy_pools.py).
 POOL_PRESETS: dict[str, PoolConfig] = {
     "sentinel2": replace(_BASE, unmixing_bands=("blue", "green", "red", "nir"),
                          background_window_m=40.0, fit_tolerance=0.1, nodata_buffer_m=10.0,
@@ -179,10 +180,14 @@ POOL_PRESETS: dict[str, PoolConfig] = {
                        confidence_coefficients=(1.572, -0.2441, 4.849, -0.6272, -0.442, -20.92,
                                                 -17.03, -1.033, -1.15, 5.21),
                        min_confidence=0.5),
+    # PlanetScope: density window and cap, confidence model and cut chosen on seeds 0-29
+    # (10-29 added 2026-11-25: 0-9 hold no dense pool chain beside a river, which the former
+    # 150 m window / 0.15 cap dropped whole; docs/detection.md)
     "planetscope": replace(_BASE, nodata_buffer_m=6.0, min_area_m2=8.0, max_area_m2=600.0,
-                           max_elongation=3.0, max_background_green=0.35, max_density=0.15,
-                           confidence_coefficients=(-0.4936, 2.406, 0.768, 0.5379, -0.9378,
-                                                    -7.689, -37.01, -3.297, 1.506, 0.9982),
+                           max_elongation=3.0, max_background_green=0.35,
+                           density_window_m=90.0, max_density=0.30,
+                           confidence_coefficients=(-1.172, 3.204, 2.695, 0.5114, -1.219,
+                                                    -9.787, -6.152, -3.007, 1.285, 0.1232),
                            min_confidence=0.55),
     "rgb_highres": replace(_BASE, method="rgb", nodata_buffer_m=2.0, opening_radius_px=1,
                            min_area_m2=6.0, max_area_m2=1000.0, max_elongation=2.5,
