@@ -58,6 +58,8 @@ RESOLUTIONS: dict[str, tuple[float, tuple[int, int], str, tuple[str, ...]]] = {
 SIZE_BINS = (0, 25, 50, 100, 200, np.inf)
 FALSE_KINDS = ("river", "stream", "sand_bar", "fish_pond", "metal_roof", "tarp_hut",
                "swidden", "landslide", "real_pool", "cloud_edge", "other")
+#: Kinds charged when no confounder is touched, in this order.
+FALLBACK_KINDS = ("real_pool", "cloud_edge", "other")
 #: The look-alikes the detection issue's false-pool target names (≤ 2 per 10 km²): rivers,
 #: streams, fish ponds, roofs, tarps, sand bars and cloud edges.
 LOOK_ALIKES = ("river", "stream", "sand_bar", "fish_pond", "metal_roof", "tarp_hut",
@@ -181,7 +183,7 @@ def run_seed(preset: str, seed: int, cfg: DetectionConfig, cuts: tuple[float, ..
         kinds = np.full(len(det), "", object)
         conf = s.confounders
         date = s.reflectance["time"].values[t]
-        for kind in FALSE_KINDS[:-3]:
+        for kind in (k for k in FALSE_KINDS if k not in FALLBACK_KINDS):
             sub = conf[conf["kind"] == kind]
             if len(sub) == 0:
                 continue

@@ -317,3 +317,38 @@ def test_clearings_of_other_kinds_hold_no_pools():
     frame = gpd.GeoDataFrame({"kind": ["swidden"]}, geometry=[whole], crs="EPSG:32647")
     assert len(detect_pools(scene, clearings=frame)) == 0
     assert len(detect_pools(scene, clearings=frame.assign(kind="mining"))) >= 5
+
+
+def _pools_beside_river(res: float = 3.0, n: int = 100, seed: int = 3):
+    """A bare clearing with a 39 m wide river along its left side and a chain of six 9 m
+    turquoise pools 36 m from the river's bank (the river fills a quarter of a 150 m
+    window around them)."""
+    rng = np.random.default_rng(seed)
+    cov, pool = cover_spectra(), pool_spectra()
+    img = np.empty((6, n, n), np.float32)
+    img[:] = cov[Cover.BARE][:, None, None]
+    img[:, :, 5:18] = cov[Cover.RIVER][:, None, None]
+    boxes = []
+    for k in range(6):
+        r0 = 15 + 12 * k
+        img[:, r0:r0 + 3, 30:33] = pool[PoolLook.TURQUOISE][:, None, None]
+        boxes.append((r0, r0 + 3, 30, 33))
+    img *= (1 + 0.03 * rng.standard_normal((1, n, n))).astype(np.float32)
+    img += (0.002 * rng.standard_normal(img.shape)).astype(np.float32)
+    scene = xr.DataArray(np.clip(img, 0.0001, 1), dims=("band", "y", "x"),
+                         coords={"band": list(BANDS), "y": 2845000 - (np.arange(n) + .5) * res,
+                                 "x": 430000 + (np.arange(n) + .5) * res}).sel(band=PS_BANDS)
+    scene = scene.rio.write_crs("EPSG:32647").rio.write_transform(
+        Affine(res, 0, 430000, 0, -res, 2845000))
+    return scene, boxes
+
+
+def test_pools_beside_a_river_are_kept_at_3m_and_the_river_is_not_a_pool():
+    """The river test (open water in ``density_window_m`` ≤ ``max_density``) must not drop a
+    pool chain near a river; the PlanetScope preset's former 150 m window / 0.15 cap did
+    (whole sites on tuning seeds, docs/detection.md)."""
+    scene, boxes = _pools_beside_river()
+    pools = detect_pools(scene, DetectionConfig.preset("planetscope"))
+    assert [_hits(pools, scene, box) for box in boxes] == [1] * len(boxes)
+    assert _hits(pools, scene, (0, 100, 5, 18)) == 0  # nothing on the river
+    assert len(pools) == len(boxes)
