@@ -326,9 +326,13 @@ def test_report_writes_html_and_never_overwrites(sample_run, tmp_path):
 
 def test_run_on_the_fetched_archive(served, fetched, tmp_path):
     out = tmp_path / "results"
-    proc = minewatch("run", fetched, "--aoi", served.aoi, "--out", out, "--quiet")
+    proc = minewatch("run", fetched, "--aoi", served.aoi, "--out", out, "--quiet",
+                     "--drop-layers")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
+    # --drop-layers: the per-date results stay in the cache, the layer files are gone
+    assert list((out / "cache").rglob("pools-*.parquet"))
+    assert not list((out / "cache").rglob("layers-*.npy"))
     manifest = _check_layout(out)
     assert manifest["scenes"]["used"] == len(SERVED)
     assert manifest["sensor"] == "sentinel2"

@@ -190,3 +190,46 @@ def test_dask_view_does_not_copy():
     np.testing.assert_array_equal(view.compute(), data)
     data[3, 5] = -1  # a view of the array, not of a copy made when the view was
     assert int(view[3, 5].compute()) == -1
+
+
+def _outputs(folder) -> dict[str, str]:
+    """sha256 of every output file but the cache, the manifest and the report (timings)."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()
+            and p.name not in ("manifest.json", "report.html") and "cache" not in p.parts}
+
+
+def test_keep_layers_false_drops_the_layer_files_and_changes_no_output(tmp_path):
+    import shutil
+
+    make_archive(tmp_path / "full", seed=4, shape=(80, 80), dates=DATES[:4], clouds=False)
+    scenes = sorted((p for p in (tmp_path / "full").iterdir() if p.name != "truth"),
+                    key=lambda p: p.name.split("_")[2])  # by date
+    for scene in scenes[:3]:
+        shutil.copytree(scene, tmp_path / "a" / scene.name)
+    minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "kept", report=False)
+    assert len(list((tmp_path / "kept" / "cache").rglob("layers-*.npy"))) == 3
+    minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "dropped", report=False,
+                      keep_layers=False)
+    cache = tmp_path / "dropped" / "cache"
+    assert not list(cache.rglob("layers-*.npy")) and not list(cache.rglob("sample-*.npy"))
+    assert list(cache.rglob("clearings-*.parquet")) and list(cache.rglob("pools-*.parquet"))
+    assert _outputs(tmp_path / "dropped") == _outputs(tmp_path / "kept")
+    # a rerun of the same archive: all from the cache, same files
+    again = minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "dropped", report=False,
+                              overwrite=True, keep_layers=False)
+    assert any("0 of 3 dates detected" in n for n in again.notes)
+    assert _outputs(tmp_path / "dropped") == _outputs(tmp_path / "kept")
+    # a new date: the layers of the dates around it are written again from the imagery;
+    # the same outputs as the run that kept its layers and reads only the new date
+    shutil.copytree(scenes[3], tmp_path / "a" / scenes[3].name)
+    notes = {}
+    for out, keep in (("kept", True), ("dropped", False)):
+        notes[out] = minewatch.analyze(tmp_path / "a", out_dir=tmp_path / out, report=False,
+                                       overwrite=True, keep_layers=keep).notes
+    assert any("1 of 4 dates detected" in n for n in notes["kept"])
+    assert any("4 of 4 dates detected" in n for n in notes["dropped"])
+    assert _outputs(tmp_path / "dropped") == _outputs(tmp_path / "kept")
+    assert not list(cache.rglob("layers-*.npy"))

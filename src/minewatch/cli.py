@@ -450,10 +450,14 @@ def scan(archive: Path, sensor: str | None, output: Path | None, overwrite: bool
               help="Skip figures/, report.html and webmap.html (tables and maps only).")
 @click.option("--event", "events", multiple=True, metavar="DATE=TEXT",
               help="A dated event for the plots and report; repeat for several.")
+@click.option("--drop-layers", is_flag=True,
+              help="Delete the per-date layer files from --out/cache once the outputs are "
+                   "written (~4 GB per full Sentinel-2 tile and date); a later run with new "
+                   "dates then re-reads the imagery around them.")
 @_verbosity
 def run(archive: Path, aoi: str | None, out_dir: Path, config: Path | None,
         regions: Path | None, sensor: str | None, workers: int | None, scheduler: str | None,
-        overwrite: bool, no_report: bool, events: tuple[str, ...]) -> None:
+        overwrite: bool, no_report: bool, events: tuple[str, ...], drop_layers: bool) -> None:
     """Analyse an archive: pools, clearings, sites, change, counts, figures, report.
 
     Writes the output layout (scenes.csv, pools.gpkg, clearings.gpkg, sites.gpkg,
@@ -483,7 +487,7 @@ def run(archive: Path, aoi: str | None, out_dir: Path, config: Path | None,
                        regions=str(regions) if regions is not None else None,
                        sensor=sensor, workers=workers, scheduler=scheduler, overwrite=overwrite,
                        progress=_progress(), report=not no_report,
-                       events=_events(events) or None)
+                       events=_events(events) or None, keep_layers=not drop_layers)
     _say(_summary(analysis, out_dir))
 
 

@@ -1040,6 +1040,7 @@ def analyze(
     chunks: int = 2048,
     report: bool = True,
     events: Any = None,
+    keep_layers: bool = True,
 ) -> Analysis:
     """Run the whole analysis of an archive and write the output layout.
 
@@ -1083,6 +1084,14 @@ def analyze(
     events
         Dated events to mark on the time series and list in the report, e.g.
         ``[("2024-10-01", "KIO takes control of the mining area")]``.
+    keep_layers
+        With ``out_dir``: keep each date's layer file in ``cache/`` (reflectance and raw
+        indices, 32 bytes per pixel and date for Sentinel-2: ~4 GB per full-tile date), so
+        that a run with a new date reads only the new date's imagery. ``False`` deletes them
+        once the outputs are written: the cache keeps only the per-date results (pools, valid
+        masks, clearings, first-seen index), a rerun of the same archive is as quick and gives
+        the same files, and a run with a new date reads the imagery of the dates around it
+        again (same outputs, more time).
 
     Returns
     -------
@@ -1252,6 +1261,8 @@ def analyze(
                     result_files.append(_write_csv(by_region,
                                                    out / "timeseries_regions.csv"))
             timings["write_s"] = time.perf_counter() - t0
+        if cache is not None and not keep_layers and layer_files is not None:
+            _drop_layers(layer_files)
         _trim_memory()  # what the output stage freed, before the figures are drawn
     if len(days) < 2:
         notes.append(f"Only one date ({_day(days[0])}): sites and counts, but no change map "
@@ -1273,6 +1284,15 @@ def analyze(
                     sites=tracks.sites, history=tracks.history, events=tracks.events,
                     timeseries=series, timeseries_regions=by_region, valid=valid,
                     config=cfg, out_dir=out, files=tuple(result_files), notes=tuple(notes))
+
+
+def _drop_layers(layer_files: Sequence[Path]) -> None:
+    """Delete the dates' layer files and their samples (``analyze(keep_layers=False)``):
+    every result made from them is cached beside them, and a later run that needs a date's
+    layers again writes them again from the imagery (:func:`_detect_dates`)."""
+    for path in layer_files:
+        for f in (path, _sample_path(path)):
+            f.unlink(missing_ok=True)
 
 
 def _prepare_out_dir(out: Path, overwrite: bool) -> None:
