@@ -201,7 +201,8 @@ def _outputs(folder) -> dict[str, str]:
             and p.name not in ("manifest.json", "report.html") and "cache" not in p.parts}
 
 
-def test_keep_layers_false_drops_the_layer_files_and_changes_no_output(tmp_path):
+def test_keep_layers_false_drops_the_layer_files_and_a_new_date_ends_as_a_fresh_run(
+        tmp_path):
     import shutil
 
     make_archive(tmp_path / "full", seed=4, shape=(80, 80), dates=DATES[:4], clouds=False)
@@ -233,3 +234,9 @@ def test_keep_layers_false_drops_the_layer_files_and_changes_no_output(tmp_path)
     assert any("4 of 4 dates detected" in n for n in notes["dropped"])
     assert _outputs(tmp_path / "dropped") == _outputs(tmp_path / "kept")
     assert not list(cache.rglob("layers-*.npy"))
+    # and both equal a fresh run of the four dates, file for file: nothing stale is left
+    # (the change map and true colour of the former last date are removed)
+    minewatch.analyze(tmp_path / "a", out_dir=tmp_path / "fresh", report=False)
+    assert _outputs(tmp_path / "kept") == _outputs(tmp_path / "fresh")
+    last3 = scenes[2].name.split("_")[2]
+    assert not list((tmp_path / "kept").rglob(f"*{last3[:4]}-{last3[4:6]}-{last3[6:]}_rgb*"))

@@ -1401,7 +1401,24 @@ def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFr
             for before, after in dict.fromkeys(pairs)]
     for written in _run_output_tasks(tasks):
         files += written
+    _remove_stale(out, files, ("change", "imagery"))
     return files
+
+
+def _remove_stale(out: Path, written: Sequence[Path], folders: Sequence[str]) -> None:
+    """Remove the files of ``folders`` that this run did not write (with GDAL's ``.aux.xml``
+    beside them): what an earlier run wrote for dates that are no longer first or last, or
+    no longer in the archive (e.g. the change map to a former last date), so these folders
+    hold this run's outputs only, as ``manifest.json`` lists them."""
+    keep = {Path(f).resolve() for f in written}
+    for name in folders:
+        folder = out / name
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            base = path.with_name(path.name.removesuffix(".aux.xml"))
+            if path.is_file() and not {path.resolve(), base.resolve()} & keep:
+                path.unlink()
 
 
 def _on_worker() -> contextlib.AbstractContextManager[Any]:
