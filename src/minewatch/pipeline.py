@@ -550,17 +550,16 @@ def _write_layers(scene: xr.DataArray, cfg: DetectionConfig, path: Path) -> None
     float32 ``.npy`` (layer, y, x), and the strided sample of the per-date shifts
     (:func:`~minewatch.detect._clearing_pixels.shift_sample`) beside it. A dask-backed
     ``scene`` is read and written chunk by chunk, each chunk read once."""
-    from minewatch.detect._clearing_pixels import chunk_layers
+    from minewatch.detect._clearing_pixels import chunk_layers, empty_sample, put_sample
     from minewatch.io.write import atomic_path
 
     nb, height, width = scene.shape
     lazy = _is_dask(scene.data)
     edges_y = np.cumsum((0, *scene.data.chunks[1])) if lazy else np.array([0, height])
     edges_x = np.cumsum((0, *scene.data.chunks[2])) if lazy else np.array([0, width])
-    stride = cfg.clearings.normalization_stride_px
     sample = None
     if cfg.clearings.normalize_dates:
-        sample = np.empty((4, 1, -(-height // stride), -(-width // stride)), np.float32)
+        sample = empty_sample(height, width, cfg.clearings)
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
               "shape": (nb + 2, height, width)}
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -585,10 +584,7 @@ def _write_layers(scene: xr.DataArray, cfg: DetectionConfig, path: Path) -> None
                     fh.seek(start + ((k * height + r0 + i) * width + c0) * 4)
                     fh.write(block[i].tobytes())
             if sample is not None:
-                # the grid's rows and columns 0, s, 2s, ... inside this chunk
-                sy, sx = -(-r0 // stride), -(-c0 // stride)
-                sample[:, :, sy:sy + part_sample.shape[2],
-                       sx:sx + part_sample.shape[3]] = part_sample
+                put_sample(sample, part_sample, r0, c0, cfg.clearings)
             del part, veg, bare, layers, part_sample
     if sample is not None:
         with atomic_path(_sample_path(path)) as tmp, open(tmp, "wb") as fh:

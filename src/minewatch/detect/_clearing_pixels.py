@@ -503,6 +503,22 @@ def chunk_layers(part: xr.DataArray, r0: int, c0: int, cfg: ClearingConfig
     return veg.values[0], bare.values[0], sample
 
 
+def empty_sample(height: int, width: int, cfg: ClearingConfig) -> np.ndarray:
+    """The grid's strided sample of one date (:func:`shift_sample`: 4 layers, rows and
+    columns 0, s, 2s, …), to be filled chunk by chunk with :func:`put_sample`."""
+    s = cfg.normalization_stride_px
+    return np.empty((4, 1, -(-height // s), -(-width // s)), np.float32)
+
+
+def put_sample(sample: np.ndarray, part: np.ndarray, r0: int, c0: int,
+               cfg: ClearingConfig) -> None:
+    """Place a chunk's part of the strided sample (from :func:`chunk_layers` of the chunk at
+    rows and columns ``r0``, ``c0``) into the grid's ``sample``."""
+    s = cfg.normalization_stride_px
+    sy, sx = -(-r0 // s), -(-c0 // s)  # the first sampled row and column in the chunk
+    sample[:, :, sy:sy + part.shape[2], sx:sx + part.shape[3]] = part
+
+
 def _reduce_tile(block: np.ndarray, d: int, i: int, j: int, r0: int, c0: int,
                  coords: dict[str, np.ndarray], t: int, cfg: ClearingConfig,
                  files: tuple[TileFile, TileFile, TileFile]) -> np.ndarray | None:
@@ -560,7 +576,6 @@ def indices_once(stack: xr.DataArray, t: int, cfg: ClearingConfig) -> Iterator[I
     try:
         for n, dtype in ((n_t, np.float32), (n_t, np.float32), (n_b, stack.dtype)):
             files.append(TileFile(n, row_edges, col_edges, dtype))
-        s = cfg.normalization_stride_px
         grid = {k: stack[k].values for k in ("band", "y", "x")}
         tiles = [(d, i, j) for d in range(n_t) for i in range(len(row_edges) - 1)
                  for j in range(len(col_edges) - 1)]
@@ -582,10 +597,8 @@ def indices_once(stack: xr.DataArray, t: int, cfg: ClearingConfig) -> Iterator[I
                 if part is None:  # dates not normalised: no sample
                     continue
                 if sample is None:
-                    sample = np.empty((4, 1, -(-stack.sizes["y"] // s),
-                                       -(-stack.sizes["x"] // s)), np.float32)
-                sy, sx = -(-int(row_edges[i]) // s), -(-int(col_edges[j]) // s)
-                sample[:, :, sy:sy + part.shape[2], sx:sx + part.shape[3]] = part
+                    sample = empty_sample(stack.sizes["y"], stack.sizes["x"], cfg)
+                put_sample(sample, part, int(row_edges[i]), int(col_edges[j]), cfg)
                 if (i, j) == (len(row_edges) - 2, len(col_edges) - 2):  # the date's last
                     medians.append(sample_medians(sample, cfg))
                     sample = None
