@@ -83,20 +83,20 @@ _LIMITS = [
      "No NIR/SWIR bands. Tarp huts look like the blue pool liner: about 40 false pools per "
      "10 km² (tarp huts 17, metal roofs 2.4). Clearings not measured at this resolution."),
     (3.0, "3 m PlanetScope",
-     "Individual pools from about 25 m²: recall 0.79 (25–50 m²), 0.86 (50–100 m²), 0.87 "
-     "(100–200 m²); pool F1 0.86; pools per site within ±25 % on 73 % of site-dates. "
+     "Individual pools from about 25 m²: recall 0.82 (25–50 m²), 0.90 (50–100 m²), 0.87 "
+     "(100–200 m²); pool F1 0.88; pools per site within ±25 % on 81 % of site-dates. "
      "Clearings: pixel IoU 0.85.",
-     "Pools under 25 m² are often missed (recall 0.56). About 7 false pools per 10 km² "
+     "Pools under 25 m² are often missed (recall 0.61). About 7 false pools per 10 km² "
      "(streams, tarp huts)."),
     (10.0, "10 m Sentinel-2",
-     "Pools from about 100 m² (one pixel): recall 0.81 (100–200 m²) and 1.00 for pools "
+     "Pools from about 100 m² (one pixel): recall 0.84 (100–200 m²) and 1.00 for pools "
      "≥ 200 m² on L2A input (SWIR at 20 m); smaller pools as part of a cluster (0.41 at "
-     "25–50 m², 0.58 at 50–100 m²). Pool count from area within +4 % overall. Mining "
+     "25–50 m², 0.59 at 50–100 m²). Pool count from area within +5 % overall. Mining "
      "clearings: pixel IoU 0.82; swidden fields never called mining.",
      "Pools under 25 m² are mostly missed (recall 0.08); a chain of pools merges into one "
-     "object, so pools are counted from area: pools per site within ±25 % on only 54 % of "
-     "site-dates (median error 24 %). About 2 false pools per 10 km² (rivers, fish ponds). "
-     "On the sample archive's real Pang War positions it finds 31–153 pools per date "
+     "object, so pools are counted from area: pools per site within ±25 % on only 56 % of "
+     "site-dates (median error 22 %). About 2 false pools per 10 km² (rivers, fish ponds). "
+     "On the sample archive's real Pang War positions it finds 36–182 pools per date "
      "against 47–165 placed: treat 10 m pool counts as approximate."),
     (30.0, "30 m Landsat",
      "Clearings: pixel IoU 0.79 on held-out scenes; swidden fields never called "

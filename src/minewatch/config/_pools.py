@@ -163,10 +163,10 @@ POOL_PRESETS: dict[str, PoolConfig] = {
     "sentinel2": replace(_BASE, unmixing_bands=("blue", "green", "red", "nir"),
                          background_window_m=40.0, fit_tolerance=0.1, nodata_buffer_m=10.0,
                          evidence_threshold=0.16, peak_evidence_min=0.2, min_area_m2=10.0,
-                         max_area_m2=600.0, max_elongation=3.0, max_background_green=0.4,
-                         max_density=0.15, pool_area_m2=37.0,
-                         confidence_coefficients=(0.8647, 2.648, 4.491, 0.1499, 0.4286, -15.68,
-                                                  -10.23, -1.613, 1.557, -0.1579),
+                         max_area_m2=600.0, max_elongation=5.0, max_background_green=0.4,
+                         max_density=0.15, pool_area_m2=38.8,
+                         confidence_coefficients=(1.627, 3.484, 4.246, 0.1431, -0.1406, -16.62,
+                                                  -8.446, -1.489, 1.441, -0.2135),
                          min_confidence=0.50),
     # Landsat: pools are far below a 30 m pixel; on seeds 0-9 and 100-109 it finds < 1 % of
     # them, 2 % even with loose candidate settings (docs/detection.md). Confidence fitted on
