@@ -4,10 +4,12 @@ For each resolution — Sentinel-2 10 m (6 bands) and PlanetScope 3 m (4 bands, 
 each seed, a 5-date archive of 400 × 400 px is generated (clouds on some dates, haze, a swath
 edge: the generator's defaults). Pixels the truth marks invalid are set to NaN (as the
 product cloud masks do in ``load_stack``), then the detection runs as the pipeline runs it:
-``detect_pools`` on every date, ``detect_clearings`` on the stack for every date but the first
-(it has no baseline), and ``first_bare_date`` on the stack. :func:`minewatch.change.change_map`
-maps the first → last date with the truth ``valid`` masks, three ways of knowing the cleared
-land on the first date (which ``detect_clearings`` cannot map):
+``pools_and_cores`` (``detect_pools`` and the mask of pixels that are mostly pool) on every
+date, ``detect_clearings`` on the stack for every date but the first (it has no baseline), and
+``first_bare_date`` on the stack. :func:`minewatch.change.change_map` maps the first → last
+date with the truth ``valid`` masks and the pool-pixel masks (``pool_pixels``; without them,
+``--pool-outlines``, every pixel of a pool's outline is pool), three ways of knowing the
+cleared land on the first date (which ``detect_clearings`` cannot map):
 
 - ``raster`` (reported): ``first_seen=first_bare_date(stack)``, per pixel;
 - ``column``: no raster, the ``first_seen`` column of the second date's clearings;
@@ -31,10 +33,14 @@ Figures, pooled over seeds:
   does not;
 - the confusion table (rows truth, columns map, pixels) and per-class recall / precision.
 
-Tune only on seeds 0–4; report on seeds 100–104 (the default)::
+Tune only on seeds 0–4; report on seeds 100–104 (the default). ``--pixel-min-evidence``
+overrides ``PoolConfig.pixel_min_evidence`` (the tuning of 2026-11-25 compared 0.2–0.5 on
+seeds 0–4)::
 
     python benchmarks/accuracy_change.py                 # seeds 100-104
     python benchmarks/accuracy_change.py --seeds 0-4     # tuning seeds
+    python benchmarks/accuracy_change.py --seeds 0-4 --only 10 --pixel-min-evidence 0.4
+    python benchmarks/accuracy_change.py --pool-outlines # every outline pixel is pool
 """
 
 from __future__ import annotations
@@ -46,11 +52,12 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from minewatch.change import CHANGE_CLASSES, change_map
 from minewatch.config import DetectionConfig
 from minewatch.detect.clearings import detect_clearings, first_bare_date
-from minewatch.detect.pools import detect_pools
+from minewatch.detect.pools import pools_and_cores
 from minewatch.synth import CLEARING_CODES, generate_scenes
 
 DATES = ("2020-02-14", "2021-03-05", "2022-02-27", "2023-03-14", "2024-02-20")
@@ -80,23 +87,31 @@ def truth_change(truth, before: int, after: int) -> np.ndarray:
     return out
 
 
-def detections(refl, valid, preset: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Pools of every date and clearings of every date but the first, as the pipeline runs."""
+def detections(refl, valid, preset: str, pixel_min_evidence: float | None = None
+               ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, xr.DataArray]:
+    """Pools of every date, clearings of every date but the first and the (time, y, x)
+    pool-pixel masks, as the pipeline makes them."""
     cfg = DetectionConfig.preset(preset)
+    if pixel_min_evidence is not None:
+        cfg = cfg.replace(pools={"pixel_min_evidence": pixel_min_evidence})
     masked = refl.where(valid.astype(bool))
-    pools, clearings = [], []
+    pools, clearings, cores = [], [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for t in range(refl.sizes["time"]):
-            pools.append(detect_pools(masked.isel(time=t), cfg))
+            found, core = pools_and_cores(masked.isel(time=t), cfg)
+            pools.append(found)
+            cores.append(core)
             if t > 0:
                 clearings.append(detect_clearings(masked, cfg.clearings, date=t))
     crs = refl.rio.crs
+    pixels = valid.copy(data=np.stack(cores))
     return (gpd.GeoDataFrame(pd.concat(pools, ignore_index=True), crs=crs),
-            gpd.GeoDataFrame(pd.concat(clearings, ignore_index=True), crs=crs))
+            gpd.GeoDataFrame(pd.concat(clearings, ignore_index=True), crs=crs), pixels)
 
 
-def one_seed(seed: int, run: tuple) -> dict:
+def one_seed(seed: int, run: tuple, *, pixel_min_evidence: float | None = None,
+             outlines: bool = False) -> dict:
     """Confusion matrix (truth × map, pixels) and timings of one seed."""
     res, sensor, bands, preset = run
     scenes = generate_scenes(seed=seed, resolution_m=res, shape=SHAPE, dates=DATES,
@@ -106,7 +121,7 @@ def one_seed(seed: int, run: tuple) -> dict:
         refl = refl.sel(band=bands)
     valid = scenes.truth["valid"].astype(bool).rio.write_crs(refl.rio.crs)
     t0 = time.perf_counter()
-    pools, clearings = detections(refl, valid, preset)
+    pools, clearings, pixels = detections(refl, valid, preset, pixel_min_evidence)
     t_detect = time.perf_counter() - t0
     t0 = time.perf_counter()
     first = first_bare_date(refl.where(valid), DetectionConfig.preset(preset).clearings)
@@ -117,7 +132,8 @@ def one_seed(seed: int, run: tuple) -> dict:
         t0 = time.perf_counter()
         change = change_map(pools, clearings if mode != "none" else
                             clearings.drop(columns="first_seen"), valid, DATES[0], DATES[-1],
-                            first_seen=first if mode == "raster" else None)
+                            first_seen=first if mode == "raster" else None,
+                            pool_pixels=None if outlines else pixels)
         found = change.values
         out[f"change_s_{mode}"] = time.perf_counter() - t0
         out[mode] = np.bincount(ref.ravel().astype(np.int64) * N + found.ravel(),
@@ -160,6 +176,10 @@ def main() -> None:
     parser.add_argument("--seeds", default="100-104", help="e.g. 100-104 or 0-4 or 1,5,7")
     parser.add_argument("--only", choices=["10", "3"], help="one resolution only (m)")
     parser.add_argument("--per-seed", action="store_true", help="print every seed's figures")
+    parser.add_argument("--pixel-min-evidence", type=float, default=None,
+                        help="override PoolConfig.pixel_min_evidence of the presets")
+    parser.add_argument("--pool-outlines", action="store_true",
+                        help="no pool_pixels: every pixel of a pool's outline is pool")
     args = parser.parse_args()
     seeds = parse_seeds(args.seeds)
     print(f"seeds {args.seeds}; {SHAPE[0]}×{SHAPE[1]} px; dates {', '.join(DATES)}; "
@@ -168,10 +188,14 @@ def main() -> None:
     for name, run in RUNS.items():
         if args.only and f"{run[0]:g}" != args.only:
             continue
-        rows = [one_seed(s, run) for s in seeds]
+        rows = [one_seed(s, run, pixel_min_evidence=args.pixel_min_evidence,
+                         outlines=args.pool_outlines) for s in seeds]
         confusion = sum(r["raster"] for r in rows)
         s = scores(confusion)
-        print(f"\n## {name} — preset {run[3]!r}, {len(seeds)} seeds")
+        pme = (args.pixel_min_evidence if args.pixel_min_evidence is not None
+               else DetectionConfig.preset(run[3]).pools.pixel_min_evidence)
+        print(f"\n## {name} — preset {run[3]!r}, {len(seeds)} seeds, pool pixels: "
+              + ("every outline pixel" if args.pool_outlines else f"evidence >= {pme:g}"))
         if args.per_seed:
             per = pd.DataFrame([{"seed": r["seed"], **scores(r["raster"])} for r in rows])
             print(per.round(3).to_string(index=False))

@@ -471,3 +471,42 @@ def test_change_colours_match_the_maps() -> None:
     for code in (2, 3, 4, 5):
         rgb = tuple(round(255 * c) for c in to_rgb(CHANGE_STYLE[code][1]))
         assert CHANGE_COLORS[code][:3] == rgb, code
+
+
+def test_pool_pixels_keep_only_the_mostly_pool_pixels_as_new_pools(scene):
+    """With ``pool_pixels`` a pool's outline pixels that are not mostly pool are its rim:
+    mining ground (new clearing on new ground, persistent on old), not new pools."""
+    pools, clearings = scene
+    mostly = np.zeros((len(DATES), 20, 20), bool)
+    mostly[:, 1:3, 11] = True  # of the new 2×2 pool at rows 1–2, cols 11–12: column 11 only
+    mostly[:, 1:3, 1:3] = True  # the pool present on both dates: all of it, on both dates
+    pixels = make_valid(values=mostly)
+    for valid in (make_valid(), make_valid(chunks={"y": 7, "x": 9})):
+        px = pixels.chunk({"y": 5, "x": 20}) if isinstance(valid.data, da.Array) else pixels
+        change = change_map(pools, clearings, valid, B, A, pool_pixels=px)
+        expected = expected_classes()
+        expected[1:3, 12] = 2  # the rim of the new pool lies on the new clearing
+        np.testing.assert_array_equal(np.asarray(change.values), expected)
+    # without the masks every outline pixel is pool (the former behaviour)
+    np.testing.assert_array_equal(change_map(pools, clearings, make_valid(), B, A).values,
+                                  expected_classes())
+    # a rim on ground already mined at `before` is persistent mining
+    rim_old = mostly.copy()
+    rim_old[:, 1:3, 1] = False
+    change = change_map(pools, clearings, make_valid(), B, A,
+                        pool_pixels=make_valid(values=rim_old)).values
+    assert (change[1:3, 1:3] == 4).all()
+
+
+def test_pool_pixels_must_match_the_grid_and_dates(scene):
+    from minewatch.errors import GridError
+
+    pools, clearings = scene
+    valid = make_valid()
+    with pytest.raises(InputError, match=r"pool_pixels must be a \(time, y, x\)"):
+        change_map(pools, clearings, valid, B, A, pool_pixels=np.ones((3, 20, 20), bool))
+    with pytest.raises(GridError, match="must share one grid"):
+        change_map(pools, clearings, valid, B, A, pool_pixels=make_valid(shape=(10, 20)))
+    with pytest.raises(DateError, match="pool_pixels has 0 layers for 2023-03-01"):
+        change_map(pools, clearings, valid, B, A,
+                   pool_pixels=make_valid().isel(time=[0, 1]))

@@ -257,3 +257,27 @@ def test_imagery_of_an_unknown_sensor_gets_the_preset_of_its_pixel_size() -> Non
     assert _resolve_config(None, "custom", frame).preset_name == "rgb_highres"
     frame = pd.DataFrame({"resolution_m": [10.0], "has_nir": [True]})
     assert _resolve_config(None, "custom", frame).preset_name == "sentinel2"
+
+
+def test_change_maps_call_only_the_mostly_pool_pixels_new_pools(sample_run) -> None:
+    """At 10 m a pool's outline holds mixed pixels: the change map's "new pools" are the
+    pixels of the date's cached pool-pixel mask (evidence ≥ pixel_min_evidence), the rest of
+    a new pool's outline is mining ground."""
+    from rasterio import features
+
+    out = sample_run.out_dir
+    first, last = (f"{d:%Y-%m-%d}" for d in (sample_run.dates[0], sample_run.dates[-1]))
+    (mask_file,) = (out / "cache" / last).glob("poolpx-*.tif")
+    with rasterio.open(mask_file) as src:
+        mostly = src.read(1).astype(bool)
+    with rasterio.open(out / "change" / f"{first}_{last}.tif") as src:
+        change, transform = src.read(1), src.transform
+    pools = gpd.read_file(out / "pools.gpkg")
+    pools = pools[pd.to_datetime(pools["date"]).dt.strftime("%Y-%m-%d") == last]
+    outline = features.rasterize(((g, 1) for g in pools.geometry), out_shape=change.shape,
+                                 transform=transform).astype(bool)
+    assert (change == 3).any()
+    assert not ((change == 3) & ~mostly).any()  # new pools only where mostly pool
+    rim = outline & ~mostly & (change > 0)
+    assert rim.any() and not (change[rim] == 3).any()
+    assert set(np.unique(change[rim])) <= {2, 4}  # the rim is mining ground

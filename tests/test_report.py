@@ -165,7 +165,7 @@ def test_provenance_lists_every_input_hash(page, made):
     for sha in hashes:
         assert sha in text
     body = page.evaluate("document.body.innerText")
-    for words in ("Copernicus Sentinel data 2021–2024", "Natural Earth", "0.81 (100–200 m²)",
+    for words in ("Copernicus Sentinel data 2021–2024", "Natural Earth", "0.84 (100–200 m²)",
                   "KIO takes control of the mining area", "Methods", "preset_name"):
         assert words in body
     current = page.evaluate("document.querySelector('#limitations-table tr.current')"

@@ -64,7 +64,7 @@ from affine import Affine
 from rasterio import features
 
 from minewatch.detect.pools import POOL_CLEARING_KINDS
-from minewatch.errors import DateError, InputError, MissingCRSError
+from minewatch.errors import DateError, GridError, InputError, MissingCRSError
 from minewatch.io.write import atomic_path, write_table
 
 __all__ = [
@@ -266,6 +266,32 @@ class _Layer:
     """Column of the same."""
 
 
+def _check_pool_pixels(pool_pixels: Any, valid: xr.DataArray) -> xr.DataArray:
+    """``pool_pixels`` checked against ``valid``: (time, y, x) on its grid, with its dates."""
+    if not isinstance(pool_pixels, xr.DataArray) or pool_pixels.dims != ("time", "y", "x"):
+        raise InputError("pool_pixels must be a (time, y, x) DataArray of bool (the pixels that "
+                         "are mostly pool on each date), got "
+                         f"{type(pool_pixels).__name__}"
+                         + (f" with dims {pool_pixels.dims}"
+                            if isinstance(pool_pixels, xr.DataArray) else "") + ".")
+    if pool_pixels.shape[1:] != (valid.sizes["y"], valid.sizes["x"]):
+        raise GridError(f"pool_pixels is {pool_pixels.shape[1]} × {pool_pixels.shape[2]}"
+                                f" px, valid {valid.sizes['y']} × {valid.sizes['x']}: they must "
+                                "share one grid.")
+    days = pd.DatetimeIndex(pool_pixels["time"].values).normalize()
+    return pool_pixels.assign_coords(time=days)
+
+
+def _pool_pixels_on(pool_pixels: xr.DataArray, when: pd.Timestamp) -> Any:
+    """The (y, x) data of ``pool_pixels`` (times normalised) on the day of ``when``."""
+    hits = np.flatnonzero(pd.DatetimeIndex(pool_pixels["time"].values) == when.normalize())
+    if len(hits) != 1:
+        have = ", ".join(f"{t:%Y-%m-%d}" for t in pd.DatetimeIndex(pool_pixels["time"].values))
+        raise DateError(f"pool_pixels has {len(hits)} layers for {when:%Y-%m-%d} (its dates: "
+                        f"{have}); it needs one for each date of the map.")
+    return pool_pixels.isel(time=int(hits[0])).data
+
+
 def _layer(frame: gpd.GeoDataFrame, transform: Affine, shape: tuple[int, int]) -> _Layer:
     geoms = np.asarray(frame.geometry.values if len(frame) else [], dtype=object)
     geoms = geoms[[g is not None and not g.is_empty for g in geoms]] if len(geoms) else geoms
@@ -329,13 +355,16 @@ def _burn(layer: _Layer, shape: tuple[int, int], transform: Affine, r0: int, c0:
     return out.view(bool)  # 0/1 bytes: a view, not a copy
 
 
-def _classes(valid_before: np.ndarray, valid_after: np.ndarray, first_seen: np.ndarray | None,
-             r0: int, c0: int, *, transform: Affine, layers: dict[str, _Layer], mode: str,
-             before: np.datetime64) -> np.ndarray:
+def _classes(arrays: dict[str, np.ndarray], r0: int, c0: int, *, transform: Affine,
+             layers: dict[str, _Layer], mode: str, before: np.datetime64) -> np.ndarray:
+    """Classes of one block; ``arrays``: ``valid_before``, ``valid_after`` and, if given,
+    ``first_seen``, ``pool_pixels_before``, ``pool_pixels_after`` (same shape)."""
+    valid_before, valid_after = arrays["valid_before"], arrays["valid_after"]
     shape = valid_before.shape
     burnt = {k: _burn(v, shape, transform, r0, c0) for k, v in layers.items()}
     pools_b, pools_a = burnt["pools_before"], burnt["pools_after"]
     clear_a = burnt["clearings_after"]
+    first_seen = arrays.get("first_seen")
     if mode == "detected":
         clear_b = burnt["clearings_before"]
     elif mode == "first_seen raster" and first_seen is not None:
@@ -345,10 +374,16 @@ def _classes(valid_before: np.ndarray, valid_after: np.ndarray, first_seen: np.n
         clear_b = burnt["clearings_before"] & clear_a
     mine_b = pools_b | clear_b
     mine_a = pools_a | clear_a
+    # a pool's pixels are pool where they are mostly pool (pool_pixels), its rim is mining
+    # ground; without pool_pixels every pixel of its outline is pool
+    core_b = pools_b & np.asarray(arrays["pool_pixels_before"], bool) \
+        if "pool_pixels_before" in arrays else pools_b
+    core_a = pools_a & np.asarray(arrays["pool_pixels_after"], bool) \
+        if "pool_pixels_after" in arrays else pools_a
     out = np.ones(shape, np.uint8)
     out[mine_a & ~mine_b] = 2
     out[mine_a & mine_b] = 4
-    out[pools_a & ~pools_b] = 3
+    out[core_a & ~core_b] = 3
     out[mine_b & ~mine_a] = 5
     out[~(np.asarray(valid_before, bool) & np.asarray(valid_after, bool))] = _NODATA
     return out
@@ -360,17 +395,15 @@ def _strips(height: int, width: int) -> list[tuple[int, int]]:
     return [(r0, min(r0 + rows, height)) for r0 in range(0, height, rows)]
 
 
-def _classes_in_strips(valid_before: np.ndarray, valid_after: np.ndarray,
-                       first_seen: np.ndarray | None, r0: int = 0, c0: int = 0,
+def _classes_in_strips(arrays: dict[str, np.ndarray], r0: int = 0, c0: int = 0,
                        **kwargs: Any) -> np.ndarray:
     """:func:`_classes` of the block at row ``r0``, column ``c0`` (a whole in-memory grid, or
     a dask block: one date's block can be its whole grid), a strip of rows at a time (the
     same values as one call: each strip burns the polygons on its own grid)."""
-    height, width = valid_before.shape
+    height, width = arrays["valid_before"].shape
     out = np.empty((height, width), np.uint8)
     for s0, s1 in _strips(height, width):
-        seen = None if first_seen is None else first_seen[s0:s1]
-        out[s0:s1] = _classes(valid_before[s0:s1], valid_after[s0:s1], seen, r0 + s0, c0,
+        out[s0:s1] = _classes({k: v[s0:s1] for k, v in arrays.items()}, r0 + s0, c0,
                               **kwargs)
     return out
 
@@ -397,11 +430,10 @@ def _lazy(array: np.ndarray, chunks: tuple[tuple[int, ...], ...]) -> da.Array:
                          meta=np.array((), array.dtype))
 
 
-def _block(valid_before: np.ndarray, valid_after: np.ndarray,
-           first_seen: np.ndarray | None = None, *, block_info: Any = None, **kwargs: Any
-           ) -> np.ndarray:
+def _block(*blocks: np.ndarray, names: tuple[str, ...], block_info: Any = None,
+           **kwargs: Any) -> np.ndarray:
     (r0, _), (c0, _) = block_info[0]["array-location"]
-    return _classes_in_strips(valid_before, valid_after, first_seen, r0, c0, **kwargs)
+    return _classes_in_strips(dict(zip(names, blocks, strict=True)), r0, c0, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -410,7 +442,8 @@ def _block(valid_before: np.ndarray, valid_after: np.ndarray,
 
 def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | None,
                valid: xr.DataArray, before: Any, after: Any, *,
-               first_seen: xr.DataArray | None = None) -> xr.DataArray:
+               first_seen: xr.DataArray | None = None,
+               pool_pixels: xr.DataArray | None = None) -> xr.DataArray:
     """Change of mining between two dates as a categorical raster on the grid of ``valid``.
 
     Parameters
@@ -433,6 +466,13 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
         only when ``before`` has no clearing rows (see below); recommended then. numpy- or
         dask-backed (dask: the map is lazy, on the chunks of whichever of ``valid`` and
         ``first_seen`` is cut into more blocks).
+    pool_pixels
+        Optional (time, y, x) bool on ``valid``'s grid and dates: the pixels that are mostly
+        pool on each date (pool evidence ≥ ``PoolConfig.pixel_min_evidence``, the mask
+        :func:`minewatch.detect.pools.pools_and_cores` returns; ``analyze`` passes it).
+        Then only those pixels of a pool's outline are pool (``new pools``); the rest of the
+        outline, its mixed rim, is mining ground. Without it every pixel of the outline is
+        pool, which at 10 m calls a 40 m² pool's whole 100 m² pixels "new pools".
 
     Returns
     -------
@@ -520,9 +560,14 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
     }
     kwargs = dict(transform=transform, layers=layers, mode=source,
                   before=np.datetime64(b.to_datetime64(), "ns"))
-    arrays = [valid.sel(time=b).data, valid.sel(time=a).data]
+    named = {"valid_before": valid.sel(time=b).data, "valid_after": valid.sel(time=a).data}
     if source == "first_seen raster" and first_seen is not None:
-        arrays.append(first_seen.data)
+        named["first_seen"] = first_seen.data
+    if pool_pixels is not None:
+        pool_pixels = _check_pool_pixels(pool_pixels, valid)
+        named["pool_pixels_before"] = _pool_pixels_on(pool_pixels, b)
+        named["pool_pixels_after"] = _pool_pixels_on(pool_pixels, a)
+    names, arrays = tuple(named), list(named.values())
     if any(isinstance(x, da.Array) for x in arrays):
         # the blocks of the dask input cut finest (the first on a tie: valid's): a lazy
         # first_seen (8 bytes a pixel) is never made one block because valid has one block
@@ -531,12 +576,11 @@ def change_map(pools: gpd.GeoDataFrame | None, clearings: gpd.GeoDataFrame | Non
                      key=lambda x: x.npartitions).chunks
         arrays = [x.rechunk(chunks) if isinstance(x, da.Array) else _lazy(np.asarray(x), chunks)
                   for x in arrays]
-        data = da.map_blocks(_block, *arrays, dtype=np.uint8, meta=np.array((), np.uint8),
-                             **kwargs)
+        data = da.map_blocks(_block, *arrays, names=names, dtype=np.uint8,
+                             meta=np.array((), np.uint8), **kwargs)
     else:
-        arrays += [None] * (3 - len(arrays))
-        data = _classes_in_strips(*[None if x is None else np.asarray(x) for x in arrays],
-                                  **kwargs)
+        data = _classes_in_strips({k: np.asarray(x) for k, x in zip(names, arrays,
+                                                                     strict=True)}, **kwargs)
     template = valid.isel(time=0, drop=True)
     out = xr.DataArray(data, dims=("y", "x"), coords=template.coords, name="change")
     # in place: each rio.write_* would otherwise deep-copy the map (1 byte a pixel), and the

@@ -425,13 +425,22 @@ def _is_dask(data: Any) -> bool:
     return type(data).__module__.startswith("dask")
 
 
+def _pixels_path(valid_file: Path) -> Path:
+    """The cache file of a date's pool pixels (the mask change maps take), beside its valid
+    mask."""
+    return valid_file.with_name(valid_file.name.replace("valid-", "poolpx-", 1))
+
+
 def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
                      layers_file: Path | None = None, pools_file: Path | None = None,
-                     valid_file: Path | None = None) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """Pools and the valid mask of one date (one task, on a worker when distributed); with
+                     valid_file: Path | None = None
+                     ) -> tuple[gpd.GeoDataFrame, np.ndarray | None, np.ndarray | None]:
+    """Pools, the valid mask and the pool-pixel mask (evidence ≥ ``pixel_min_evidence``, for
+    the change maps) of one date (one task, on a worker when distributed); with
     ``layers_file``, also writes the date's layers for clearing detection there, and with
-    ``pools_file``/``valid_file`` caches its results (so a killed run resumes)."""
-    from minewatch.detect import detect_pools
+    ``pools_file``/``valid_file`` caches its results (so a killed run resumes; the masks are
+    then returned as None and read back from their files)."""
+    from minewatch.detect.pools import pools_and_cores
     from minewatch.detect.vectorize import in_memory
     from minewatch.io.write import atomic_path
 
@@ -449,15 +458,17 @@ def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
             pools_file.parent.mkdir(parents=True, exist_ok=True)
             _write_bool_tif(valid, scene, valid_file)
             valid = None
-        pools = detect_pools(scene, cfg)
+        pools, pixels = pools_and_cores(scene, cfg)
     if cached:
-        with atomic_path(pools_file) as tmp:
+        _write_bool_tif(pixels, scene, _pixels_path(valid_file))
+        pixels = None
+        with atomic_path(pools_file) as tmp:  # last: its presence says the date is done
             pools.to_parquet(tmp)
     del scene
     _trim_memory()
-    # with a cache file, the mask is read back lazily (_valid_stack): the client does not hold
-    # every date's mask
-    return pools, valid
+    # with cache files, the masks are read back lazily (_valid_stack): the client does not
+    # hold every date's masks
+    return pools, valid, pixels
 
 
 def _trim_memory() -> None:
@@ -736,7 +747,7 @@ def _written(result: Any) -> bool:
 
 
 def _clearings_task(files: Sequence[Path], t: int, grid: dict[str, Any], cfg: DetectionConfig,
-                    pools: tuple[gpd.GeoDataFrame, Any], clear_file: Path | None,
+                    pools: tuple[gpd.GeoDataFrame, ...], clear_file: Path | None,
                     after: list[bool]) -> gpd.GeoDataFrame:
     """One date's clearings from the layer files (after the pool tasks ``after`` wrote them);
     cached in ``clear_file``."""
@@ -763,9 +774,11 @@ def _clearings_from_files(files: Sequence[Path], t: int, grid: dict[str, Any],
 
 def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
                   progress: bool, scratch: Path | None = None
-                  ) -> tuple[list[gpd.GeoDataFrame], list[gpd.GeoDataFrame], np.ndarray,
+                  ) -> tuple[list[gpd.GeoDataFrame], list[gpd.GeoDataFrame], Any, Any,
                              list[str], list[Path] | None]:
-    """Pools, clearings and valid masks per date; reuses ``cache`` entries with the same key.
+    """Pools, clearings, valid masks and pool-pixel masks per date (the masks as (time, y, x)
+    arrays, lazy where cached), the dates computed, the layer files; reuses ``cache``
+    entries with the same key.
 
     One dask graph: a task per date not cached detects its pools and valid mask (it reads its
     own date, so memory holds only the dates of the running tasks; on the cluster's workers
@@ -812,6 +825,8 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
         return range(max(0, t - window), min(len(times), t + window + 1))
 
     def files(t: int) -> tuple[Path | None, Path | None, Path | None]:
+        """Cache files of date ``t``: pools, valid mask (the pool-pixel mask beside it,
+        :func:`_pixels_path`), clearings."""
         if cache is None:
             return None, None, None
         day = dated[t][0]
@@ -840,14 +855,17 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
             missing.append(t)
     needed = {k for t in missing for k in window_of(t)} if from_files else set()
     pools_by_t: dict[int, gpd.GeoDataFrame] = {}
-    valid_by_t: dict[int, np.ndarray] = {}
+    valid_by_t: dict[int, np.ndarray | None] = {}
+    pixels_by_t: dict[int, np.ndarray | None] = {}
     todo = []
     for t in range(len(times)):
         pools_file, valid_file, _ = files(t)
         if (pools_file is not None and pools_file.exists() and valid_file.exists()
+                and _pixels_path(valid_file).exists()
                 and (t not in needed or _layers_written(layer_files[t], cfg))):
             pools_by_t[t] = gpd.read_parquet(pools_file)
             valid_by_t[t] = None  # read lazily from valid_file (_valid_stack)
+            pixels_by_t[t] = None
             step()
         else:
             todo.append(t)
@@ -877,7 +895,7 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
         if isinstance(what, tuple):
             clearings_by_t[what[1]] = result
         else:
-            pools_by_t[what], valid_by_t[what] = result
+            pools_by_t[what], valid_by_t[what], pixels_by_t[what] = result
     for t in missing:
         if t not in clearings_by_t:  # no folder for layer files: on the dask stack
             clearings = detect_clearings(stack, cfg.clearings, date=t, pools=pools_by_t[t])
@@ -897,10 +915,13 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
     if bar is not None:
         bar.close()
     done = [dated[t][0] for t in todo]
+    shape = (stack.sizes["y"], stack.sizes["x"])
     valid = _valid_stack([valid_by_t[t] for t in range(len(times))],
-                         [files(t)[1] for t in range(len(times))],
-                         (stack.sizes["y"], stack.sizes["x"]))
-    return (pools_out, clear_out, valid, done,
+                         [files(t)[1] for t in range(len(times))], shape)
+    pixels = _valid_stack([pixels_by_t[t] for t in range(len(times))],
+                          [None if files(t)[1] is None else _pixels_path(files(t)[1])
+                           for t in range(len(times))], shape)
+    return (pools_out, clear_out, valid, pixels, done,
             layer_files if from_files else None)
 
 
@@ -1163,7 +1184,7 @@ def analyze(
                 timings["ingest_s"] = time.perf_counter() - t0
                 # ------------------------------------------------------------ detect
                 t0 = time.perf_counter()
-                pools_list, clear_list, valid_np, computed, layer_files = _detect_dates(
+                pools_list, clear_list, valid_np, pixels_np, computed, layer_files = _detect_dates(
                     stack, cfg, cache, progress, scratch=Path(scratch.name))
                 break
             except MinewatchError as err:
@@ -1206,6 +1227,7 @@ def analyze(
         # held twice)
         valid.rio.write_crs(stack.rio.crs, inplace=True).rio.write_transform(
             stack.rio.transform(), inplace=True)
+        pool_pixels = valid.copy(data=pixels_np).rename("pool_pixels")
         crs = stack.rio.crs
         pools = pd.concat(pools_list, ignore_index=True) if pools_list else None
         pools = gpd.GeoDataFrame(pools, geometry="geometry", crs=crs)
@@ -1252,7 +1274,7 @@ def analyze(
             t0 = time.perf_counter()
             with _pinned_gpkg_date():
                 result_files += _write_layout(out, tracks, series, table, valid, stack,
-                                              first_seen)
+                                              first_seen, pool_pixels)
                 if by_region is not None:
                     result_files.append(_write_csv(by_region,
                                                    out / "timeseries_regions.csv"))
@@ -1364,8 +1386,8 @@ def _scene_table(scenes: gpd.GeoDataFrame, chosen: str, used_ids: set[str], empt
 
 
 def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFrame,
-                  valid: xr.DataArray, stack: xr.DataArray, first_seen: xr.DataArray | None
-                  ) -> list[Path]:
+                  valid: xr.DataArray, stack: xr.DataArray, first_seen: xr.DataArray | None,
+                  pool_pixels: xr.DataArray | None = None) -> list[Path]:
     import dask
 
     files: list[Path] = []
@@ -1391,9 +1413,10 @@ def _write_layout(out: Path, tracks: Any, series: pd.DataFrame, table: pd.DataFr
         pools, clearings = dask.delayed(tracks.pools), dask.delayed(tracks.clearings)
         lazy_valid = _Deferred(valid)
         lazy_first = _Deferred(first_seen) if first_seen is not None else None
+        lazy_pixels = _Deferred(pool_pixels) if pool_pixels is not None else None
         tasks += [dask.delayed(_change_task, pure=False)(
             pools, clearings, lazy_valid, lazy_first, before, after,
-            out / "change" / f"{_day(before)}_{_day(after)}.tif")
+            out / "change" / f"{_day(before)}_{_day(after)}.tif", lazy_pixels)
             for before, after in dict.fromkeys(pairs)]
     for written in _run_output_tasks(tasks):
         files += written
@@ -1438,14 +1461,15 @@ def _rgb_task(scene: _Deferred, path: Path) -> list[Path]:
 
 def _change_task(pools: gpd.GeoDataFrame, clearings: gpd.GeoDataFrame, valid: _Deferred,
                  first_seen: _Deferred | None, before: pd.Timestamp, after: pd.Timestamp,
-                 path: Path) -> list[Path]:
+                 path: Path, pool_pixels: _Deferred | None = None) -> list[Path]:
     """Compute and write one change map, its polygons and its areas (a task of the output
     stage); returns the files to list in the manifest."""
     from minewatch.change import change_map, write_change
 
     with _on_worker(), _pinned_gpkg_date():  # (GDAL's settings are per process)
         change = change_map(pools, clearings, valid.value, before, after,
-                            first_seen=None if first_seen is None else first_seen.value)
+                            first_seen=None if first_seen is None else first_seen.value,
+                            pool_pixels=None if pool_pixels is None else pool_pixels.value)
         tif, gpkg = write_change(change, path)
     # (the .tif.aux.xml side-car of category names is not listed: GDAL may rewrite it when
     # a GIS opens the map, which would fail verify for no real change)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from affine import Affine
+from pandas.testing import assert_frame_equal
 
 from minewatch.config import DetectionConfig
 from minewatch.detect.pools import detect_pools, pool_evidence, segment_pools
@@ -352,3 +354,25 @@ def test_pools_beside_a_river_are_kept_at_3m_and_the_river_is_not_a_pool():
     assert [_hits(pools, scene, box) for box in boxes] == [1] * len(boxes)
     assert _hits(pools, scene, (0, 100, 5, 18)) == 0  # nothing on the river
     assert len(pools) == len(boxes)
+
+
+def test_pools_and_cores_is_detect_pools_and_the_evidence_above_pixel_min_evidence():
+    """One pass gives the pools and the mask of mostly-pool pixels, numpy and dask alike."""
+    from minewatch.detect.pools import pools_and_cores
+
+    refl, _ = generate_scenes(seed=3, resolution_m=10.0, shape=(160, 160), clouds=False)
+    scene = refl.isel(time=-1)
+    cfg = DetectionConfig.preset("sentinel2")
+    evidence = np.asarray(pool_evidence(scene, cfg.pools).values)
+    evidence = evidence[0] if evidence.ndim == 3 else evidence
+    expected = evidence >= cfg.pools.pixel_min_evidence
+    assert 0 < expected.sum() < expected.size
+    reference = detect_pools(scene, cfg)
+    for data in (scene, scene.chunk({"x": 64, "y": 48})):
+        pools, core = pools_and_cores(data, cfg)
+        np.testing.assert_array_equal(core, expected)
+        assert_frame_equal(pd.DataFrame(pools.drop(columns="geometry")),
+                           pd.DataFrame(reference.drop(columns="geometry")))
+    # a higher cut keeps fewer pixels
+    _, fewer = pools_and_cores(scene, cfg.replace(pools={"pixel_min_evidence": 0.6}))
+    assert fewer.sum() < expected.sum() and not (fewer & ~expected).any()

@@ -97,6 +97,14 @@ class PoolConfig:
     evidence_threshold: float = setting(0.3, low=0.0, high=1.0,
                                         doc="pixel evidence for the pool mask")
     """Pixel evidence (0–1) from which a pixel joins the pool mask (object extent)."""
+    pixel_min_evidence: float = setting(0.3, low=0.0, high=1.0,
+                                        doc="evidence from which a pool's pixel is pool, "
+                                            "not its mixed rim (change maps)")
+    """Pixel evidence (≈ the pixel's pool fraction, 0–1) from which a pixel of a detected
+    pool counts as pool in a change map (class ``new pools``); the object's other pixels, its
+    mixed rim, count as mining ground. At 10 m a 40 m² pool leaves most of its pixels mostly
+    soil; at 3 m and finer the pool fills its pixels and this changes little. Chosen on
+    generated seeds 0–4 by ``benchmarks/accuracy_change.py`` (docs/change.md)."""
     peak_evidence_min: float = setting(0.45, low=0.0, high=1.0,
                                        doc="an object's highest evidence must reach this")
     """An object is kept only if its highest pixel evidence (0–1) reaches this (hysteresis)."""

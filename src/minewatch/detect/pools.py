@@ -66,7 +66,8 @@ from minewatch.errors import BandError, EmptySceneWarning, InputError
 if TYPE_CHECKING:
     from minewatch.detect.model import PoolModel
 
-__all__ = ["INDEX_BANDS", "METHOD_BANDS", "detect_pools", "pool_evidence", "segment_pools"]
+__all__ = ["INDEX_BANDS", "METHOD_BANDS", "detect_pools", "pool_evidence", "pools_and_cores",
+           "segment_pools"]
 
 #: Bands each detection method needs.
 METHOD_BANDS: dict[str, tuple[str, ...]] = {
@@ -323,11 +324,14 @@ def _label(mask: xr.DataArray, connectivity: int) -> xr.DataArray:
     return label_objects(mask, connectivity=connectivity)
 
 
-def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[str, ...]
-                ) -> tuple[xr.DataArray, pd.DataFrame]:
-    """Labels of every candidate and the measured object table (no filters yet)."""
+def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[str, ...],
+                core_min: float | None = None
+                ) -> tuple[xr.DataArray, pd.DataFrame, np.ndarray | None]:
+    """Labels of every candidate and the measured object table (no filters yet); with
+    ``core_min``, also the (y, x) bool mask of evidence ≥ ``core_min`` (else None)."""
     cube = scene.sel(band=list(roles))
     pixels = None
+    core = None
     if _is_dask(cube.data) and local_scheduler():
         # In this process (dask's local schedulers): the evidence is computed a row of blocks
         # at a time (:func:`_evidence_by_rows`), each block's task writing it into one
@@ -335,6 +339,8 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
         # (4 bytes per pixel) and each block of reflectance is read once.
         data = _block_data(cube.data, _depth_px(cfg, res))
         ev_np, pixels = _evidence_by_rows(data, cfg, roles, res)
+        if core_min is not None:
+            core = ev_np >= core_min
         ev = xr.DataArray(dask_view(ev_np, data.chunks[1:]), dims=("y", "x"),
                           coords={"y": cube["y"], "x": cube["x"]})
         del ev_np
@@ -363,11 +369,15 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
                           for i in range(lb.shape[1])])
         pixels = [part[1:] for part in done]
         del done
+        if core_min is not None:
+            core = ev_np >= core_min
         ev = layers.isel(layer=0, drop=True).copy(data=dask_view(ev_np, lay.chunks[1:]))
         del ev_np
     else:
         layers = _layers(cube, cfg, roles, res)
         ev = layers.sel(layer="evidence").drop_vars("layer")
+        if core_min is not None:
+            core = np.asarray(ev.values) >= core_min
     radius = round(cfg.split_distance_m / res)
     split = dict(threshold=cfg.evidence_threshold, radius_px=radius,
                  min_peak=cfg.peak_evidence_min)
@@ -403,7 +413,7 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
             tables.append(pixel_stats(lab[on], gy[on], gx[on], values[:, on]))
     else:
         tables = [block_stats(labels.values, layers.values, cube.values, 0, 0)]
-    return labels, merge_stats(tables)
+    return labels, merge_stats(tables), core
 
 
 class _Rows:
@@ -606,13 +616,20 @@ def _clearing_filter(t: pd.DataFrame, clearings: gpd.GeoDataFrame | None,
     return t[pts.within(zone).to_numpy()]
 
 
-def _segment(scene: xr.DataArray, config: Any, clearings: Any, *, apply_confidence: bool = True
+def _segment(scene: xr.DataArray, config: Any, clearings: Any, *, apply_confidence: bool = True,
+             cores: list[np.ndarray | None] | None = None
              ) -> tuple[xr.DataArray, pd.DataFrame, PoolConfig, tuple[str, ...], float]:
+    """Kept labels, their object table, the config, band roles and pixel size; with a list
+    ``cores``, appends to it the mask of pixels whose evidence reaches
+    ``pixel_min_evidence`` (the pools' cores, for change maps)."""
     scene = _scene_2d(scene)
     cfg = _pool_config(scene, config)
     method, roles = _method_roles(scene, cfg)
     res = _resolution(scene)
-    labels, table = _candidates(scene, cfg, res, roles)
+    labels, table, core = _candidates(scene, cfg, res, roles,
+                                      None if cores is None else cfg.pixel_min_evidence)
+    if cores is not None:
+        cores.append(core)
     if len(table):
         table = _features(table, cfg, res)
     table = _select(table, cfg, res, apply_confidence=apply_confidence)
@@ -760,18 +777,50 @@ def detect_pools(scene: xr.DataArray, config: DetectionConfig | PoolConfig | Non
     cfg = _pool_config(scene, config)
     if model is not None:
         return model.detect(scene, cfg, clearings=clearings)
+    return _detect(scene, cfg, clearings, None)
+
+
+def pools_and_cores(scene: xr.DataArray, config: DetectionConfig | PoolConfig | None = None
+                    ) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """:func:`detect_pools` (rules, no clearing filter) and the ``(y, x)`` bool mask of the
+    pixels whose pool evidence reaches ``PoolConfig.pixel_min_evidence``: the pixels that are
+    mostly pool, which :func:`minewatch.change.change_map` takes as ``pool_pixels``. One pass
+    of the evidence gives both (``analyze`` caches the mask per date).
+
+    Examples
+    --------
+    >>> from minewatch.synth import generate_scenes
+    >>> refl, truth = generate_scenes(seed=2, resolution_m=10.0, shape=(100, 100),
+    ...                               clouds=False)
+    >>> pools, core = pools_and_cores(refl.isel(time=-1))
+    >>> core.shape, core.dtype.name
+    ((100, 100), 'bool')
+    """
+    scene = _scene_2d(scene)
+    cfg = _pool_config(scene, config)
+    cores: list[np.ndarray | None] = []
+    pools = _detect(scene, cfg, None, cores)
+    core = cores[0] if cores else None
+    if core is None:  # no valid pixel: nothing was segmented
+        core = np.zeros((scene.sizes["y"], scene.sizes["x"]), bool)
+    return pools, core
+
+
+def _detect(scene: xr.DataArray, cfg: PoolConfig, clearings: Any,
+            cores: list[np.ndarray | None] | None) -> gpd.GeoDataFrame:
+    """The rule-based body of :func:`detect_pools` (``cores``: see :func:`_segment`)."""
     _method_roles(scene, cfg)
     names = _report_indices(scene, cfg)
     crs = scene.rio.crs.to_string() if scene.rio.crs is not None else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        labels, table, cfg, roles, _ = _segment(scene, cfg, clearings)
+        labels, table, cfg, roles, _ = _segment(scene, cfg, clearings, cores=cores)
     if len(table) == 0:
         valid_any = bool(np.isfinite(scene.isel(band=0)).any())
         if not valid_any:
             warnings.warn(f"scene of {_date(scene) or 'unknown date'} has no valid pixel (all "
                           "NaN: nodata or cloud); no pools detected.", EmptySceneWarning,
-                          stacklevel=2)
+                          stacklevel=3)
         return _empty(crs, names)
     polys = _polygons(labels)
     polys = polys[["label", "perimeter_m", "compactness", "geometry"]]
