@@ -275,9 +275,9 @@ def _check_pool_pixels(pool_pixels: Any, valid: xr.DataArray) -> xr.DataArray:
                          + (f" with dims {pool_pixels.dims}"
                             if isinstance(pool_pixels, xr.DataArray) else "") + ".")
     if pool_pixels.shape[1:] != (valid.sizes["y"], valid.sizes["x"]):
-        raise GridError(f"pool_pixels is {pool_pixels.shape[1]} × {pool_pixels.shape[2]}"
-                                f" px, valid {valid.sizes['y']} × {valid.sizes['x']}: they must "
-                                "share one grid.")
+        raise GridError(f"pool_pixels is {pool_pixels.shape[1]} × {pool_pixels.shape[2]} px, "
+                        f"valid {valid.sizes['y']} × {valid.sizes['x']}: they must share one "
+                        "grid.")
     days = pd.DatetimeIndex(pool_pixels["time"].values).normalize()
     return pool_pixels.assign_coords(time=days)
 
