@@ -281,3 +281,37 @@ def test_change_maps_call_only_the_mostly_pool_pixels_new_pools(sample_run) -> N
     rim = outline & ~mostly & (change > 0)
     assert rim.any() and not (change[rim] == 3).any()
     assert set(np.unique(change[rim])) <= {2, 4}  # the rim is mining ground
+
+
+def test_pool_steps_one_at_a_time_on_large_grids_give_the_same_outputs(
+        sample_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From _POOL_STEP_SERIAL_PIXELS on, a process runs one pool step at a time (memory);
+    with the threshold lowered to the sample's grid every date takes the lock, no two pool
+    steps overlap, and the outputs are the same files as the threaded run's."""
+    import threading
+
+    import minewatch.pipeline as pipeline
+
+    state = {"inside": 0, "most": 0, "taken": 0}
+    guard = threading.Lock()
+
+    class Counting:
+        def __enter__(self):
+            lock.acquire()
+            with guard:
+                state["inside"] += 1
+                state["taken"] += 1
+                state["most"] = max(state["most"], state["inside"])
+
+        def __exit__(self, *exc):
+            with guard:
+                state["inside"] -= 1
+            lock.release()
+
+    lock = threading.Lock()
+    monkeypatch.setattr(pipeline, "_POOL_STEP_SERIAL_PIXELS", 1)
+    monkeypatch.setattr(pipeline, "_POOL_STEP_LOCK", Counting())
+    out = tmp_path / "out"
+    analyze(SAMPLE, out_dir=out, sensor="sentinel2")
+    assert state["taken"] == len(sample_run.dates) and state["most"] == 1
+    assert _digests(out) == _digests(sample_run.out_dir)

@@ -458,7 +458,10 @@ def _pools_and_valid(scene: xr.DataArray | _Deferred, cfg: DetectionConfig,
             pools_file.parent.mkdir(parents=True, exist_ok=True)
             _write_bool_tif(valid, scene, valid_file)
             valid = None
-        pools, pixels = pools_and_cores(scene, cfg)
+        height, width = scene.sizes["y"], scene.sizes["x"]
+        one_at_a_time = height * width >= _POOL_STEP_SERIAL_PIXELS
+        with _POOL_STEP_LOCK if one_at_a_time else contextlib.nullcontext():
+            pools, pixels = pools_and_cores(scene, cfg)
     if cached:
         _write_bool_tif(pixels, scene, _pixels_path(valid_file))
         pixels = None
@@ -540,6 +543,12 @@ _BLOCK_MIN_PIXELS = 1_000_000
 #: Block (rows, columns) of that path: 1 MP (smaller blocks: less held by tasks waiting on
 #: their neighbours' overlap; 2048² blocks peaked 0.45 GB higher on a 16 MP pool task).
 _BLOCK = (512, 2048)
+#: Grids from which one process runs one pool step at a time (:data:`_POOL_STEP_LOCK`). A
+#: pool step holds grid-sized arrays (evidence, mask, labels: ~1.7 GB above the process at
+#: 120 MP); two at once on a full 10980² tile peaked at 4.18 GB for 12 dates (issue 8's
+#: bound is 4 GB). The other thread meanwhile writes layers and finds clearings.
+_POOL_STEP_SERIAL_PIXELS = 50_000_000
+_POOL_STEP_LOCK = threading.Lock()
 
 
 def _blocked(height: int, width: int) -> bool:
