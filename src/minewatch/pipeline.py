@@ -936,10 +936,10 @@ def _detect_dates(stack: xr.DataArray, cfg: DetectionConfig, cache: Path | None,
 
 def _valid_stack(masks: list[np.ndarray | None], paths: list[Path | None],
                  shape: tuple[int, int]) -> Any:
-    """(time, y, x) valid masks: in memory where a task returned one, else read from its cache
-    file when asked (dask, one chunk per date): the masks of a long archive on a large grid
-    (1 byte per pixel and date) are not all held by the client, whose consumers (sites, time
-    series, change maps) read them date by date."""
+    """(time, y, x) bool masks (valid, or pool pixels): in memory where a task returned one,
+    else read from its cache file when asked (dask, one chunk per date): the masks of a long
+    archive on a large grid (1 byte per pixel and date) are not all held by the client, whose
+    consumers (sites, time series, change maps) read them date by date."""
     if all(m is not None for m in masks):
         return np.stack(masks)
     import dask

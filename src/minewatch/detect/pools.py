@@ -617,26 +617,25 @@ def _clearing_filter(t: pd.DataFrame, clearings: gpd.GeoDataFrame | None,
 
 
 def _segment(scene: xr.DataArray, config: Any, clearings: Any, *, apply_confidence: bool = True,
-             cores: list[np.ndarray | None] | None = None
-             ) -> tuple[xr.DataArray, pd.DataFrame, PoolConfig, tuple[str, ...], float]:
-    """Kept labels, their object table, the config, band roles and pixel size; with a list
-    ``cores``, appends to it the mask of pixels whose evidence reaches
-    ``pixel_min_evidence`` (the pools' cores, for change maps)."""
+             with_core: bool = False
+             ) -> tuple[xr.DataArray, pd.DataFrame, PoolConfig, tuple[str, ...], float,
+                        np.ndarray | None]:
+    """Kept labels, their object table, the config, band roles, pixel size and, with
+    ``with_core``, the mask of pixels whose evidence reaches ``pixel_min_evidence`` (the
+    pools' cores, for change maps; else None)."""
     scene = _scene_2d(scene)
     cfg = _pool_config(scene, config)
     method, roles = _method_roles(scene, cfg)
     res = _resolution(scene)
     labels, table, core = _candidates(scene, cfg, res, roles,
-                                      None if cores is None else cfg.pixel_min_evidence)
-    if cores is not None:
-        cores.append(core)
+                                      cfg.pixel_min_evidence if with_core else None)
     if len(table):
         table = _features(table, cfg, res)
     table = _select(table, cfg, res, apply_confidence=apply_confidence)
     table = _clearing_filter(table, clearings, scene)
     labels = _keep_labels(labels, table["label"].to_numpy() if len(table) else [])
     labels.attrs = {"long_name": "pool labels", "method": method, "bands": list(roles)}
-    return _georef(labels, scene), table, cfg, roles, res
+    return _georef(labels, scene), table, cfg, roles, res, core
 
 
 def segment_pools(scene: xr.DataArray, config: DetectionConfig | PoolConfig | None = None, *,
@@ -777,7 +776,7 @@ def detect_pools(scene: xr.DataArray, config: DetectionConfig | PoolConfig | Non
     cfg = _pool_config(scene, config)
     if model is not None:
         return model.detect(scene, cfg, clearings=clearings)
-    return _detect(scene, cfg, clearings, None)
+    return _detect(scene, cfg, clearings)[0]
 
 
 def pools_and_cores(scene: xr.DataArray, config: DetectionConfig | PoolConfig | None = None
@@ -797,31 +796,27 @@ def pools_and_cores(scene: xr.DataArray, config: DetectionConfig | PoolConfig | 
     ((100, 100), 'bool')
     """
     scene = _scene_2d(scene)
-    cfg = _pool_config(scene, config)
-    cores: list[np.ndarray | None] = []
-    pools = _detect(scene, cfg, None, cores)
-    core = cores[0] if cores else None
-    if core is None:  # no valid pixel: nothing was segmented
-        core = np.zeros((scene.sizes["y"], scene.sizes["x"]), bool)
-    return pools, core
+    return _detect(scene, _pool_config(scene, config), None, with_core=True)
 
 
-def _detect(scene: xr.DataArray, cfg: PoolConfig, clearings: Any,
-            cores: list[np.ndarray | None] | None) -> gpd.GeoDataFrame:
-    """The rule-based body of :func:`detect_pools` (``cores``: see :func:`_segment`)."""
+def _detect(scene: xr.DataArray, cfg: PoolConfig, clearings: Any, *, with_core: bool = False
+            ) -> tuple[gpd.GeoDataFrame, np.ndarray | None]:
+    """The rule-based body of :func:`detect_pools`, and the core mask with ``with_core``
+    (see :func:`_segment`)."""
     _method_roles(scene, cfg)
     names = _report_indices(scene, cfg)
     crs = scene.rio.crs.to_string() if scene.rio.crs is not None else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        labels, table, cfg, roles, _ = _segment(scene, cfg, clearings, cores=cores)
+        labels, table, cfg, roles, _, core = _segment(scene, cfg, clearings,
+                                                      with_core=with_core)
     if len(table) == 0:
         valid_any = bool(np.isfinite(scene.isel(band=0)).any())
         if not valid_any:
             warnings.warn(f"scene of {_date(scene) or 'unknown date'} has no valid pixel (all "
                           "NaN: nodata or cloud); no pools detected.", EmptySceneWarning,
                           stacklevel=3)
-        return _empty(crs, names)
+        return _empty(crs, names), core
     polys = _polygons(labels)
     polys = polys[["label", "perimeter_m", "compactness", "geometry"]]
     frame = table.merge(pd.DataFrame(polys.drop(columns="geometry")).assign(
@@ -837,4 +832,4 @@ def _detect(scene: xr.DataArray, cfg: PoolConfig, clearings: Any,
     frame["n_pixels"] = frame["n_pixels"].astype(int)
     frame["label"] = frame["label"].astype(np.int32)
     cols = _COLUMNS + list(names) + ["confidence", "geometry"]
-    return gpd.GeoDataFrame(frame[cols], geometry="geometry", crs=crs)
+    return gpd.GeoDataFrame(frame[cols], geometry="geometry", crs=crs), core
