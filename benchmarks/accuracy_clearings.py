@@ -29,6 +29,8 @@ Tune only on seeds 0–9; report on seeds 100–109 (the default)::
     python benchmarks/accuracy_clearings.py                  # seeds 100-109
     python benchmarks/accuracy_clearings.py --seeds 0-9      # tuning seeds
     python benchmarks/accuracy_clearings.py --only landsat   # one preset
+    python benchmarks/accuracy_clearings.py --seeds 0-9 --only sentinel2 \
+        --set established_veg_max=0.19                       # try a setting (tuning seeds)
 
 What 30 m sees of pools: ``--landsat-pools`` runs ``benchmarks/accuracy_pools.py`` (same
 matching, tables and ``--seeds`` / ``--fit`` / ``--set`` options) on Landsat-like scenes drawn
@@ -42,6 +44,7 @@ list itself::
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 import time
 import warnings
@@ -207,14 +210,22 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=[r[-1] for r in RUNS.values()],
                         help="presets to run (default: all): " + ", ".join(r[-1] for r in
                                                                             RUNS.values()))
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a ClearingConfig field of each preset run (Python "
+                             "literal), e.g. --set established_veg_max=0.19")
     args = parser.parse_args()
+    changes = {k: ast.literal_eval(v) for k, v in (a.split("=", 1) for a in args.set)}
     seeds = parse_seeds(args.seeds)
     print(f"seeds {args.seeds}; dates {', '.join(DATES)} (reported: the last); "
           f"season run: {', '.join(SEASON_DATES)}")
     for name, run in RUNS.items():
         if run[-1] not in args.only:
             continue
-        rows = pd.DataFrame([one_seed(s, run) for s in seeds])
+        cfg = None
+        if changes:
+            cfg = DetectionConfig.preset(run[-1]).replace(clearings=changes).clearings
+            print(f"[{run[-1]}] ClearingConfig overrides: {changes}")
+        rows = pd.DataFrame([one_seed(s, run, cfg) for s in seeds])
         if args.per_seed:
             print(rows.round(3).to_string(index=False))
         iou = rows["inter"].sum() / rows["union"].sum()

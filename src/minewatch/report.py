@@ -92,7 +92,7 @@ _LIMITS = [
      "Pools from about 100 m² (one pixel): recall 0.84 (100–200 m²) and 1.00 for pools "
      "≥ 200 m² on L2A input (SWIR at 20 m); smaller pools as part of a cluster (0.41 at "
      "25–50 m², 0.59 at 50–100 m²). Pool count from area within +5 % overall. Mining "
-     "clearings: pixel IoU 0.82; swidden fields never called mining.",
+     "clearings: pixel IoU 0.81; swidden fields never called mining.",
      "Pools under 25 m² are mostly missed (recall 0.08); a chain of pools merges into one "
      "object, so pools are counted from area: pools per site within ±25 % on only 56 % of "
      "site-dates (median error 22 %). About 2 false pools per 10 km² (rivers, fish ponds). "

@@ -315,3 +315,38 @@ def test_wrong_inputs():
     cube = xr.DataArray(np.zeros((2, 4, 4)), dims=("time", "y", "x"))
     with pytest.raises(InputError, match="expected \\(time, band, y, x\\)"):
         segment_clearings(cube)
+
+
+def _long_bare_stack(grass: tuple[float, ...], laterite: tuple[float, ...]) -> xr.DataArray:
+    """Four dates of forest with a patch of ``grass`` and one of ``laterite`` (6-band
+    reflectance), both bare on every date: long-bare land the baseline never saw vegetated."""
+    forest = (0.02, 0.045, 0.025, 0.32, 0.15, 0.06)
+    rng = np.random.default_rng(0)
+    data = np.empty((len(DATES), 6, 60, 60), np.float32)
+    data[:] = np.asarray(forest, np.float32)[None, :, None, None]
+    data[:, :, 10:30, 5:25] = np.asarray(grass, np.float32)[None, :, None, None]
+    data[:, :, 10:30, 35:55] = np.asarray(laterite, np.float32)[None, :, None, None]
+    data *= rng.uniform(0.97, 1.03, data.shape).astype(np.float32)
+    stack = xr.DataArray(
+        data, dims=("time", "band", "y", "x"),
+        coords={"time": pd.to_datetime(DATES),
+                "band": ["blue", "green", "red", "nir", "swir1", "swir2"],
+                "y": 2_840_000.0 - 10.0 * np.arange(60) - 5.0,
+                "x": 430_000.0 + 10.0 * np.arange(60) + 5.0})
+    return stack.rio.write_crs("EPSG:32647")
+
+
+def test_dry_grass_is_not_long_bare_clearing_at_10m():
+    """Dry-season grass (NDVI ≈ 0.21, redness ≈ 0.13: the sample archive's false site of
+    2026-11-25) is not an established clearing with the ``sentinel2`` preset; laterite
+    (NDVI ≈ 0.12) is. With the former ``established_veg_max`` 0.22 the grass was one."""
+    grass = (0.045, 0.065, 0.085, 0.13, 0.22, 0.15)
+    laterite = (0.08, 0.13, 0.22, 0.28, 0.38, 0.30)
+    stack = _long_bare_stack(grass, laterite)
+    cfg = DetectionConfig.preset("sentinel2")
+    found = _raster(detect_clearings(stack, cfg), stack)
+    assert found[12:28, 37:53].mean() > 0.9  # laterite
+    assert found[10:30, 5:25].sum() == 0  # grass
+    old = _raster(detect_clearings(stack, cfg.replace(clearings={"established_veg_max": 0.22})),
+                  stack)
+    assert old[12:28, 7:23].mean() > 0.9

@@ -170,7 +170,9 @@ _BASE = ClearingConfig()
 
 #: Presets per sensor/resolution, tuned on synth seeds 0–9 (benchmarks/accuracy_clearings.py).
 CLEARING_PRESETS: dict[str, ClearingConfig] = {
-    "sentinel2": _BASE,
+    # dry-season grass reads as long-bare laterite at 10 m (NDVI 0.21-0.25, redness 0.11-0.15);
+    # mines' long-bare pixels have NDVI 0.06-0.17. Chosen on seeds 0-9 (docs/detection.md)
+    "sentinel2": replace(_BASE, established_veg_max=0.19),
     "landsat": replace(_BASE, opening_radius_m=0.0, split_radius_m=30.0, closing_radius_m=30.0,
                        min_area_m2=3600.0,
                        pool_edge_margin_m=0.0, min_pool_area_m2=900.0, pool_buffer_m=30.0,
