@@ -83,11 +83,11 @@ _LIMITS = [
      "No NIR/SWIR bands. Tarp huts look like the blue pool liner: about 40 false pools per "
      "10 km² (tarp huts 17, metal roofs 2.4). Clearings not measured at this resolution."),
     (3.0, "3 m PlanetScope",
-     "Individual pools from about 25 m²: recall 0.82 (25–50 m²), 0.90 (50–100 m²), 0.87 "
-     "(100–200 m²); pool F1 0.88; pools per site within ±25 % on 81 % of site-dates. "
+     "Individual pools from about 25 m²: recall 0.86 (25–50 m²), 0.94 (50–100 m²), 0.91 "
+     "(100–200 m²); pool F1 0.91; pools per site within ±25 % on 87 % of site-dates. "
      "Clearings: pixel IoU 0.85.",
-     "Pools under 25 m² are often missed (recall 0.61). About 7 false pools per 10 km² "
-     "(streams, tarp huts)."),
+     "Pools under 25 m² are often missed (recall 0.70). About 9 false pools per 10 km² "
+     "(mostly pieces of streams)."),
     (10.0, "10 m Sentinel-2",
      "Pools from about 100 m² (one pixel): recall 0.84 (100–200 m²) and 1.00 for pools "
      "≥ 200 m² on L2A input (SWIR at 20 m); smaller pools as part of a cluster (0.41 at "

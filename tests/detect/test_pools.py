@@ -376,3 +376,63 @@ def test_pools_and_cores_is_detect_pools_and_the_evidence_above_pixel_min_eviden
     # a higher cut keeps fewer pixels
     _, fewer = pools_and_cores(scene, cfg.replace(pools={"pixel_min_evidence": 0.6}))
     assert fewer.sum() < expected.sum() and not (fewer & ~expected).any()
+
+
+def _dark_pools_and_water_in_trees(*, dim: bool, res: float = 3.0, n: int = 100,
+                                   seed: int = 5):
+    """Bare ground (dimmed to 40 % with ``dim``: a shaded slope) with five 12 m dark pools in
+    a column and a 12 m strip of riparian forest holding three 6 × 9 m pieces of stream
+    water. Returns the scene, the pools' boxes and the water boxes."""
+    rng = np.random.default_rng(seed)
+    cov = cover_spectra()
+    img = np.empty((6, n, n), np.float32)
+    img[:] = (cov[Cover.BARE] * (0.4 if dim else 1.0))[:, None, None]
+    img[:, :, 60:64] = cov[Cover.FOREST][:, None, None]
+    # a dark pool on dim ground as the generator draws it on a dull date (reflectance 0-1)
+    dark = np.array([0.021, 0.017, 0.018, 0.008, 0.004, 0.003], np.float32)
+    boxes = []
+    for k in range(5):
+        r0 = 15 + 14 * k
+        img[:, r0:r0 + 4, 30:34] = dark[:, None, None]
+        boxes.append((r0, r0 + 4, 30, 34))
+    waters = []
+    for k in range(3):
+        r0 = 20 + 25 * k
+        img[:, r0:r0 + 3, 61:63] = cov[Cover.RIVER][:, None, None]
+        waters.append((r0, r0 + 3, 61, 63))
+    img *= (1 + 0.03 * rng.standard_normal((1, n, n))).astype(np.float32)
+    img += (0.002 * rng.standard_normal(img.shape)).astype(np.float32)
+    scene = xr.DataArray(np.clip(img, 0.0001, 1), dims=("band", "y", "x"),
+                         coords={"band": list(BANDS), "y": 2845000 - (np.arange(n) + .5) * res,
+                                 "x": 430000 + (np.arange(n) + .5) * res}).sel(band=PS_BANDS)
+    scene = scene.rio.write_crs("EPSG:32647").rio.write_transform(
+        Affine(res, 0, 430000, 0, -res, 2845000))
+    return scene, boxes, waters
+
+
+def test_dark_pools_on_dim_ground_are_found_as_open_water_at_3m():
+    """No library colour fits a dark pool on a shaded slope relative to its faint
+    reflectance; its NDWI says water. ``water_evidence`` (on in ``planetscope``) finds every
+    pool, the unmixing alone none (docs/detection.md)."""
+    scene, boxes, _ = _dark_pools_and_water_in_trees(dim=True)
+    cfg = DetectionConfig.preset("planetscope")
+    found = detect_pools(scene, cfg)
+    assert [_hits(found, scene, box) for box in boxes] == [1] * len(boxes)
+    without = detect_pools(scene, cfg.replace(pools={"water_evidence": False}))
+    assert sum(_hits(without, scene, box) for box in boxes) == 0
+    assert not cfg.replace(pools={"water_evidence": False}).pools.water_evidence
+    with pytest.raises(ConfigError, match="water_evidence_ndwi"):
+        cfg.replace(pools={"water_evidence_ndwi": (0.3, 0.1)})
+
+
+def test_water_whose_rim_is_green_is_not_a_pool_at_3m():
+    """Stream water in a strip of trees touches vegetation, a pool bare ground:
+    ``max_edge_green`` (0.22 in ``planetscope``) drops the first and keeps the second; with
+    the test off the stream pieces are detected."""
+    scene, boxes, waters = _dark_pools_and_water_in_trees(dim=False)
+    cfg = DetectionConfig.preset("planetscope")
+    found = detect_pools(scene, cfg)
+    assert [_hits(found, scene, box) for box in boxes] == [1] * len(boxes)
+    assert [_hits(found, scene, box) for box in waters] == [0] * len(waters)
+    off = detect_pools(scene, cfg.replace(pools={"max_edge_green": 1.0}))
+    assert [_hits(off, scene, box) for box in waters] == [1] * len(waters)

@@ -94,6 +94,24 @@ class PoolConfig:
     """NDWI (green − nir)/(green + nir) from which a pixel counts as open water in the density
     (with NIR only): the interior of a river scores no pool evidence against its own
     background, but it is water."""
+    max_edge_green: float = setting(1.0, low=-1.0, high=1.0,
+                                    doc="max greenness of the ground a pool touches")
+    """Candidates whose rim touches ground greener than this are dropped: the mean
+    greenness (NDVI, or (g − r)/(g + r) without NIR) of the non-pool pixels next to the
+    object's pixels (3 × 3). Leaching pools are dug into bare cleared ground; streams under
+    canopy and fish ponds with grassy banks touch vegetation. 1 = off."""
+    water_evidence: bool = setting(False, doc="open water (NDWI) is pool evidence too")
+    """With NIR: a pixel's evidence is at least its NDWI scaled to 0–1 by
+    ``water_evidence_ndwi``, besides the unmixing. Dark pools on dim ground are far from
+    every library colour relative to their faint reflectance, so the unmixing scores them
+    ~0, but they are water (NDWI > 0.1 on ~80 % of their pixels at 3 m; bare ground and
+    tarps < −0.1, blue metal roofs ≈ 0.05). Rivers and fish ponds gain evidence too; the
+    density, shape and confidence tests handle them. On in ``planetscope`` only: at 10 m a
+    pool's pixel is mostly soil and its NDWI stays low (no change on the tuning seeds)."""
+    water_evidence_ndwi: tuple[float, float] = setting(
+        (0.1, 0.3), low=-1.0, high=1.0, doc="NDWI at which water evidence is 0 and 1")
+    """NDWI (green − nir)/(green + nir) at which the open-water evidence of
+    ``water_evidence`` is 0 and 1 (linear between)."""
     evidence_threshold: float = setting(0.3, low=0.0, high=1.0,
                                         doc="pixel evidence for the pool mask")
     """Pixel evidence (0–1) from which a pixel joins the pool mask (object extent)."""
@@ -156,6 +174,11 @@ class PoolConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        lo, hi = self.water_evidence_ndwi
+        if not lo < hi:
+            raise ConfigError(f"PoolConfig.water_evidence_ndwi = {self.water_evidence_ndwi!r}: "
+                              "the first value (NDWI of evidence 0) must be below the second "
+                              "(evidence 1), both in -1…1.")
         unknown = [b for b in self.unmixing_bands if b not in UNMIXING_BANDS]
         if unknown:
             raise ConfigError(f"PoolConfig.unmixing_bands = {self.unmixing_bands!r} names "
@@ -193,9 +216,10 @@ POOL_PRESETS: dict[str, PoolConfig] = {
     # 150 m window / 0.15 cap dropped whole; docs/detection.md)
     "planetscope": replace(_BASE, nodata_buffer_m=6.0, min_area_m2=8.0, max_area_m2=600.0,
                            max_elongation=3.0, max_background_green=0.35,
-                           density_window_m=90.0, max_density=0.30,
-                           confidence_coefficients=(-1.172, 3.204, 2.695, 0.5114, -1.219,
-                                                    -9.787, -6.152, -3.007, 1.285, 0.1232),
+                           density_window_m=90.0, max_density=0.30, water_evidence=True,
+                           max_edge_green=0.22,
+                           confidence_coefficients=(-3.424, 3.48, 1.956, 0.689, -1.244,
+                                                    -7.618, -6.444, -2.61, 1.066, 1.85),
                            min_confidence=0.55),
     "rgb_highres": replace(_BASE, method="rgb", nodata_buffer_m=2.0, opening_radius_px=1,
                            min_area_m2=6.0, max_area_m2=1000.0, max_elongation=2.5,

@@ -5,16 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from minewatch.detect._pool_pixels import LAYERS
+
 #: Sums accumulated per label in every block (merged by adding).
-_SUMS = ("n_pixels", "evidence_sum", "green_sum", "density_sum", "sy", "sx", "syy", "sxx",
-         "sxy")
+_SUMS = ("n_pixels", "evidence_sum", "green_sum", "density_sum", "edge_n", "sy", "sx", "syy",
+         "sxx", "sxy")
 
 
 def block_stats(labels: np.ndarray, layers: np.ndarray, cube: np.ndarray, y0: int,
                 x0: int) -> pd.DataFrame:
     """Sums and maxima per label of one block.
 
-    ``layers`` is ``(4, y, x)`` as from :func:`~._pool_pixels.pixel_layers`, ``cube`` the
+    ``layers`` is ``(len(LAYERS), y, x)`` as from :func:`~._pool_pixels.pixel_layers`, ``cube`` the
     ``(band, y, x)`` reflectance; ``y0``/``x0`` the block's offset in the full grid.
     """
     labels = np.asarray(labels)
@@ -39,7 +41,8 @@ def candidate_pixels(layers: np.ndarray, cube: np.ndarray, threshold: float, y0:
 def pixel_stats(lab: np.ndarray, gy: np.ndarray, gx: np.ndarray, values: np.ndarray
                 ) -> pd.DataFrame:
     """:func:`block_stats` from gathered pixels: labels (> 0), grid rows and columns, and
-    ``values`` (4 layers, then bands; one column per pixel), in the block's raster order."""
+    ``values`` (the layers of :data:`~._pool_pixels.LAYERS`, then bands; one column per
+    pixel), in the block's raster order."""
     if lab.size == 0:
         return pd.DataFrame()
     ids, inv = np.unique(lab, return_inverse=True)
@@ -66,8 +69,12 @@ def pixel_stats(lab: np.ndarray, gy: np.ndarray, gx: np.ndarray, values: np.ndar
     order = np.lexsort((ev, inv))
     last = np.r_[np.nonzero(np.diff(inv[order]))[0], len(order) - 1]
     out["material"] = values[1][order][last]
-    for b in range(values.shape[0] - 4):
-        out[f"band{b}_sum"] = add(np.nan_to_num(values[4 + b]))
+    edge = values[4]
+    out["edge_sum"] = add(np.nan_to_num(edge))
+    out["edge_n"] = add(np.isfinite(edge))
+    n_layers = len(LAYERS)
+    for b in range(values.shape[0] - n_layers):
+        out[f"band{b}_sum"] = add(np.nan_to_num(values[n_layers + b]))
     return pd.DataFrame(out)
 
 

@@ -41,7 +41,8 @@ POOL_LIBRARY: dict[str, tuple[float, ...]] = {
 }
 
 #: Names of the per-pixel layers returned by :func:`pixel_layers`, in order.
-LAYERS: tuple[str, ...] = ("evidence", "material", "background_green", "evidence_density")
+LAYERS: tuple[str, ...] = ("evidence", "material", "background_green", "evidence_density",
+                           "edge_green")
 
 #: Pixels per strip of the unmixing: its dozen float32 temporaries (256 KiB each) stay in the
 #: CPU cache instead of streaming through memory (2^15-2^17 measured best, 1000² at 10 m).
@@ -251,13 +252,21 @@ def pixel_layers(cube: np.ndarray, roles: tuple[str, ...], *, resolution_m: floa
                  nodata_buffer_m: float, density_window_m: float, density_evidence: float,
                  water_ndwi_min: float,
                  materials: tuple[str, ...],
-                 unmixing: tuple[str, ...] | None = None) -> np.ndarray:
+                 unmixing: tuple[str, ...] | None = None,
+                 water_evidence: bool = False,
+                 water_evidence_ndwi: tuple[float, float] = (0.1, 0.3),
+                 edge_exclude: float = 0.3) -> np.ndarray:
     """Evidence and context layers of one block, ``(len(LAYERS), y, x)`` float32.
 
     ``cube`` is ``(band, y, x)`` reflectance with the bands ``roles`` (a subset of
     :data:`LIBRARY_BANDS`); NaN is nodata and gets evidence 0. ``unmixing`` (a subset of
     ``roles``; default all) are the bands the unmixing uses — bands delivered coarser than
-    the grid (Sentinel-2 SWIR) are left out of it.
+    the grid (Sentinel-2 SWIR) are left out of it. ``water_evidence`` (with NIR): evidence is
+    at least the pixel's NDWI scaled from 0 at ``water_evidence_ndwi[0]`` to 1 at
+    ``water_evidence_ndwi[1]`` (open water, dark pools included). ``edge_green``: the mean
+    greenness of the pixel's 3 × 3 neighbours whose evidence is under ``edge_exclude`` (not
+    pool), NaN where there are none: what a pool's rim touches (bare ground, or the forest and
+    grass banks of streams and fish ponds).
     """
     cube = np.asarray(cube, dtype=np.float32)
     valid = np.isfinite(cube).all(0)
@@ -293,6 +302,18 @@ def pixel_layers(cube: np.ndarray, roles: tuple[str, ...], *, resolution_m: floa
     out = np.empty((len(LAYERS), *cube.shape[1:]), np.float32)
     ev, which = _unmix([x[i] for i in use], [bg[i] for i in use], library, fit_tolerance,
                        gain_range)
+    if water_evidence and i_n is not None:
+        # open water is pool evidence too: NDWI from w0 (0) to w1 (1); invalid pixels are 0
+        # in both planes, so NDWI 0 there, below any w0 > 0
+        gr, nr = x[ig], x[i_n]
+        w0, w1 = water_evidence_ndwi
+        water = np.subtract(gr, nr)
+        water /= np.clip(gr + nr, np.float32(1e-6), np.inf)
+        water -= np.float32(w0)
+        water /= np.float32(w1 - w0)
+        np.clip(water, 0.0, 1.0, out=water)
+        np.fmax(ev, water, out=ev)
+        del water
     bad = invalid
     buffer_px = round(nodata_buffer_m / resolution_m)
     if buffer_px > 0 and bad.any():
@@ -301,6 +322,19 @@ def pixel_layers(cube: np.ndarray, roles: tuple[str, ...], *, resolution_m: floa
     del bad
     out[0], out[1] = ev, which
     del which
+    # greenness of the non-pool pixels next to each pixel (3 x 3), the pool's rim context
+    gp, rp = (x[i_n], x[ir]) if i_n is not None else (x[ig], x[ir])
+    ground = np.less(ev, np.float32(edge_exclude))
+    ground &= valid
+    wgt = ground.astype(np.float32)
+    green = np.subtract(gp, rp)
+    green /= np.clip(gp + rp, np.float32(1e-6), np.inf)
+    green *= wgt
+    ndimage.uniform_filter(green, 3, output=out[4], mode="nearest")
+    ndimage.uniform_filter(wgt, 3, output=green, mode="nearest")
+    np.divide(out[4], green, out=out[4], where=green > 1e-3)
+    out[4][green <= 1e-3] = np.nan
+    del ground, wgt, green
     # background greenness: NDVI, else (g − r)/(g + r)
     r, g = bg[ir], bg[i_n if i_n is not None else ig]
     num, den = out[2], np.empty_like(r)

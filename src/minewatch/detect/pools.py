@@ -191,7 +191,9 @@ def _layer_kwargs(cfg: PoolConfig, roles: tuple[str, ...], res: float) -> dict[s
                 background_exclude=cfg.background_exclude, fit_tolerance=cfg.fit_tolerance,
                 gain_range=tuple(cfg.gain_range), nodata_buffer_m=cfg.nodata_buffer_m,
                 density_window_m=cfg.density_window_m, density_evidence=cfg.density_evidence,
-                water_ndwi_min=cfg.water_ndwi_min,
+                water_ndwi_min=cfg.water_ndwi_min, water_evidence=cfg.water_evidence,
+                water_evidence_ndwi=tuple(cfg.water_evidence_ndwi),
+                edge_exclude=cfg.evidence_threshold,
                 materials=tuple(POOL_LIBRARY), unmixing=_unmixing_roles(roles, cfg))
 
 
@@ -348,8 +350,8 @@ def _candidates(scene: xr.DataArray, cfg: PoolConfig, res: float, roles: tuple[s
         # Elsewhere (a dask.distributed client): one pass of the unmixing, whose result is
         # read twice: the evidence is kept for the mask and labels (4 bytes per pixel), and of
         # the other layers and the bands only the pixels whose evidence reaches the threshold
-        # (the only ones a mask can hold, ~1 %), for the object table. Keeping all four
-        # layers would be 16 bytes per pixel (1.9 GB for a 10980² tile), recomputing them
+        # (the only ones a mask can hold, ~1 %), for the object table. Keeping all five
+        # layers would be 20 bytes per pixel (2.4 GB for a 10980² tile), recomputing them
         # would double the cost. The blocks come back and are joined here.
         import dask
 
@@ -522,6 +524,8 @@ def _features(table: pd.DataFrame, cfg: PoolConfig, res: float) -> pd.DataFrame:
     t["footprint_m2"] = n * res * res
     t["background_green"] = t["green_sum"] / n
     t["density"] = t["density_sum"] / n
+    # NaN where no pixel of the object touches non-pool ground (then the filter passes it)
+    t["edge_green"] = t["edge_sum"] / t["edge_n"].where(t["edge_n"] > 0)
     t["material"] = [list(POOL_LIBRARY)[int(m) - 1] if m >= 1 else "none"
                      for m in t["material"]]
     return t
@@ -566,7 +570,8 @@ def _select(t: pd.DataFrame, cfg: PoolConfig, res: float, *, apply_confidence: b
             & (t["area_m2"] >= cfg.min_area_m2) & (t["area_m2"] <= cfg.max_area_m2)
             & (t["elongation"] <= cfg.max_elongation)
             & (t["background_green"] <= cfg.max_background_green)
-            & (t["density"] <= cfg.max_density))
+            & (t["density"] <= cfg.max_density)
+            & ~(t["edge_green"] > cfg.max_edge_green))
     t = t[keep.to_numpy()].copy()
     t["neighbours"] = _neighbours(t, cfg.neighbour_radius_m, res)
     t["confidence"] = _confidence(t, cfg)
