@@ -193,7 +193,7 @@ def _layer_kwargs(cfg: PoolConfig, roles: tuple[str, ...], res: float) -> dict[s
                 density_window_m=cfg.density_window_m, density_evidence=cfg.density_evidence,
                 water_ndwi_min=cfg.water_ndwi_min, water_evidence=cfg.water_evidence,
                 water_evidence_ndwi=tuple(cfg.water_evidence_ndwi),
-                edge_exclude=cfg.evidence_threshold,
+                edge_exclude=cfg.evidence_threshold, edge=cfg.max_edge_green < 1.0,
                 materials=tuple(POOL_LIBRARY), unmixing=_unmixing_roles(roles, cfg))
 
 
