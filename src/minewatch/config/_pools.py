@@ -195,7 +195,7 @@ POOL_PRESETS: dict[str, PoolConfig] = {
                          background_window_m=40.0, fit_tolerance=0.1, nodata_buffer_m=10.0,
                          evidence_threshold=0.16, peak_evidence_min=0.2, min_area_m2=10.0,
                          max_area_m2=600.0, max_elongation=5.0, max_background_green=0.4,
-                         max_density=0.15, pool_area_m2=38.8,
+                         max_density=0.15, pool_area_m2=38.8, max_edge_green=0.2,
                          confidence_coefficients=(1.627, 3.484, 4.246, 0.1431, -0.1406, -16.62,
                                                   -8.446, -1.489, 1.441, -0.2135),
                          min_confidence=0.50),
