@@ -321,6 +321,19 @@ def test_clearings_of_other_kinds_hold_no_pools():
     assert len(detect_pools(scene, clearings=frame.assign(kind="mining"))) >= 5
 
 
+def _ps_scene(img: np.ndarray, rng: np.random.Generator, res: float) -> xr.DataArray:
+    """The 6-band square ``img`` with 3 % gain and 0.002 additive noise, as a georeferenced
+    4-band PlanetScope-like scene (EPSG:32647, ``res`` m pixels)."""
+    n = img.shape[-1]
+    img = img * (1 + 0.03 * rng.standard_normal((1, n, n))).astype(np.float32)
+    img += (0.002 * rng.standard_normal(img.shape)).astype(np.float32)
+    scene = xr.DataArray(np.clip(img, 0.0001, 1), dims=("band", "y", "x"),
+                         coords={"band": list(BANDS), "y": 2845000 - (np.arange(n) + .5) * res,
+                                 "x": 430000 + (np.arange(n) + .5) * res}).sel(band=PS_BANDS)
+    return scene.rio.write_crs("EPSG:32647").rio.write_transform(
+        Affine(res, 0, 430000, 0, -res, 2845000))
+
+
 def _pools_beside_river(res: float = 3.0, n: int = 100, seed: int = 3):
     """A bare clearing with a 39 m wide river along its left side and a chain of six 9 m
     turquoise pools 36 m from the river's bank (the river fills a quarter of a 150 m
@@ -335,14 +348,7 @@ def _pools_beside_river(res: float = 3.0, n: int = 100, seed: int = 3):
         r0 = 15 + 12 * k
         img[:, r0:r0 + 3, 30:33] = pool[PoolLook.TURQUOISE][:, None, None]
         boxes.append((r0, r0 + 3, 30, 33))
-    img *= (1 + 0.03 * rng.standard_normal((1, n, n))).astype(np.float32)
-    img += (0.002 * rng.standard_normal(img.shape)).astype(np.float32)
-    scene = xr.DataArray(np.clip(img, 0.0001, 1), dims=("band", "y", "x"),
-                         coords={"band": list(BANDS), "y": 2845000 - (np.arange(n) + .5) * res,
-                                 "x": 430000 + (np.arange(n) + .5) * res}).sel(band=PS_BANDS)
-    scene = scene.rio.write_crs("EPSG:32647").rio.write_transform(
-        Affine(res, 0, 430000, 0, -res, 2845000))
-    return scene, boxes
+    return _ps_scene(img, rng, res), boxes
 
 
 def test_pools_beside_a_river_are_kept_at_3m_and_the_river_is_not_a_pool():
@@ -400,14 +406,7 @@ def _dark_pools_and_water_in_trees(*, dim: bool, res: float = 3.0, n: int = 100,
         r0 = 20 + 25 * k
         img[:, r0:r0 + 3, 61:63] = cov[Cover.RIVER][:, None, None]
         waters.append((r0, r0 + 3, 61, 63))
-    img *= (1 + 0.03 * rng.standard_normal((1, n, n))).astype(np.float32)
-    img += (0.002 * rng.standard_normal(img.shape)).astype(np.float32)
-    scene = xr.DataArray(np.clip(img, 0.0001, 1), dims=("band", "y", "x"),
-                         coords={"band": list(BANDS), "y": 2845000 - (np.arange(n) + .5) * res,
-                                 "x": 430000 + (np.arange(n) + .5) * res}).sel(band=PS_BANDS)
-    scene = scene.rio.write_crs("EPSG:32647").rio.write_transform(
-        Affine(res, 0, 430000, 0, -res, 2845000))
-    return scene, boxes, waters
+    return _ps_scene(img, rng, res), boxes, waters
 
 
 def test_dark_pools_on_dim_ground_are_found_as_open_water_at_3m():
