@@ -266,8 +266,8 @@ def pixel_layers(cube: np.ndarray, roles: tuple[str, ...], *, resolution_m: floa
     ``water_evidence_ndwi[1]`` (open water, dark pools included). ``edge_green``: the mean
     greenness of the pixel's 3 × 3 neighbours whose evidence is under ``edge_exclude`` (not
     pool), NaN where there are none: what a pool's rim touches (bare ground, or the forest and
-    grass banks of streams and fish ponds); all NaN with ``edge=False`` (a config that does
-    not use it: two filters fewer).
+    grass banks of streams and fish ponds), computed only at pixels whose evidence reaches
+    ``edge_exclude``; all NaN with ``edge=False`` (a config that does not use it).
     """
     cube = np.asarray(cube, dtype=np.float32)
     valid = np.isfinite(cube).all(0)
@@ -304,8 +304,8 @@ def pixel_layers(cube: np.ndarray, roles: tuple[str, ...], *, resolution_m: floa
     ev, which = _unmix([x[i] for i in use], [bg[i] for i in use], library, fit_tolerance,
                        gain_range)
     if water_evidence and i_n is not None:
-        # open water is pool evidence too: NDWI from w0 (0) to w1 (1); invalid pixels are 0
-        # in both planes, so NDWI 0 there, below any w0 > 0
+        # open water is pool evidence too: NDWI from w0 (0) to w1 (1); invalid pixels get
+        # evidence 0 below, with the nodata buffer
         gr, nr = x[ig], x[i_n]
         w0, w1 = water_evidence_ndwi
         water = np.subtract(gr, nr)
