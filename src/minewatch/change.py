@@ -129,6 +129,12 @@ def _check_valid(valid: Any) -> xr.DataArray:
     return valid.transpose("time", "y", "x")
 
 
+def _same_day(times: pd.DatetimeIndex, when: pd.Timestamp) -> tuple[np.ndarray, str]:
+    """Indices of ``times`` on the day of ``when``, and ``times`` as YYYY-MM-DD (messages)."""
+    hits = np.flatnonzero(times.normalize() == when.normalize())
+    return hits, ", ".join(f"{t:%Y-%m-%d}" for t in times)
+
+
 def _date(valid: xr.DataArray, value: Any, name: str) -> pd.Timestamp:
     try:
         when = pd.Timestamp(value)
@@ -136,9 +142,8 @@ def _date(valid: xr.DataArray, value: Any, name: str) -> pd.Timestamp:
         raise DateError(f"{name}={value!r} is not a date; pass 'YYYY-MM-DD' or a Timestamp."
                         ) from exc
     times = pd.DatetimeIndex(valid["time"].values)
-    hits = np.flatnonzero(times.normalize() == when.normalize())
+    hits, have = _same_day(times, when)
     if len(hits) != 1:
-        have = ", ".join(f"{t:%Y-%m-%d}" for t in times)
         what = "not in" if len(hits) == 0 else "more than once in"
         raise DateError(f"{name}={when:%Y-%m-%d} is {what} valid.time ({have}); pick one of "
                         "these dates.")
@@ -278,15 +283,13 @@ def _check_pool_pixels(pool_pixels: Any, valid: xr.DataArray) -> xr.DataArray:
         raise GridError(f"pool_pixels is {pool_pixels.shape[1]} × {pool_pixels.shape[2]} px, "
                         f"valid {valid.sizes['y']} × {valid.sizes['x']}: they must share one "
                         "grid.")
-    days = pd.DatetimeIndex(pool_pixels["time"].values).normalize()
-    return pool_pixels.assign_coords(time=days)
+    return pool_pixels
 
 
 def _pool_pixels_on(pool_pixels: xr.DataArray, when: pd.Timestamp) -> Any:
-    """The (y, x) data of ``pool_pixels`` (times normalised) on the day of ``when``."""
-    hits = np.flatnonzero(pd.DatetimeIndex(pool_pixels["time"].values) == when.normalize())
+    """The (y, x) data of ``pool_pixels`` on the day of ``when``."""
+    hits, have = _same_day(pd.DatetimeIndex(pool_pixels["time"].values), when)
     if len(hits) != 1:
-        have = ", ".join(f"{t:%Y-%m-%d}" for t in pd.DatetimeIndex(pool_pixels["time"].values))
         raise DateError(f"pool_pixels has {len(hits)} layers for {when:%Y-%m-%d} (its dates: "
                         f"{have}); it needs one for each date of the map.")
     return pool_pixels.isel(time=int(hits[0])).data
