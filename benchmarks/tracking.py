@@ -7,7 +7,9 @@ of pools are missed on any date; two dates are partly cloudy in a 10 m ``valid``
 (1380 × 1380 px per date for 500 sites). Then runs :func:`minewatch.sites.track_sites` with
 the defaults (grouping per date, matching through the spatial index, observed fractions from
 ``valid``), ``--repeat`` times, and prints the best wall-clock time per date (with the CPU
-time of that run, which a busy machine inflates less) and the peak memory.
+time of that run, which a busy machine inflates less) and the peak memory; then
+:func:`minewatch.timeseries.site_timeseries` on the result with and without ``valid`` (with
+it: valid fractions and the back-fill of births under cloud).
 
     .venv/bin/python benchmarks/tracking.py                       # 500 sites × 12 dates
     .venv/bin/python benchmarks/tracking.py --sites 2000 --dates 24
@@ -28,6 +30,7 @@ from affine import Affine
 from shapely import box
 
 from minewatch.sites import track_sites
+from minewatch.timeseries import site_timeseries
 
 UTM = "EPSG:32647"
 X0, Y0 = 420000.0, 2830000.0
@@ -111,6 +114,19 @@ def main() -> None:
     print(f"track_sites: {best['seconds']:.2f} s in all, "
           f"{best['seconds'] / args.dates:.3f} s per date (best of {args.repeat}; CPU "
           f"{best['cpu_s'] / args.dates:.3f} s per date); peak RSS {best['peak_mb']:.0f} MB")
+
+    # the time series after it: with the valid mask (observed fractions, back-fill of births
+    # under cloud) against without (the baseline, same process)
+    times = {}
+    for name, kwargs in (("without valid", {}), ("with valid", {"valid": valid})):
+        times[name] = min(measured(lambda kw=kwargs: site_timeseries(tracks, **kw))["seconds"]
+                          for _ in range(args.repeat))
+    table = site_timeseries(tracks, valid=valid)
+    print(f"site_timeseries: {times['without valid']:.2f} s without valid, "
+          f"{times['with valid']:.2f} s with it (valid_fraction, back-fill; "
+          f"{times['with valid'] / times['without valid']:.2f} x); back-filled sites "
+          f"{table['sites_backfilled'].sum():.1f}, pools {table['pools_backfilled'].sum():.1f} "
+          f"over all dates")
 
 
 if __name__ == "__main__":

@@ -661,3 +661,50 @@ def test_a_partly_clouded_site_keeps_its_hidden_pools_in_the_counts():
     # a year: each site's pools on its last counted date (2021-09-01: 6 of them carried)
     year = site_timeseries(tracks, valid, freq="Y")
     assert cols(year, "period pools pools_carried") == [("2021", 13, 6), ("2022", 13, 0)]
+
+
+def test_sites_and_pools_born_under_cloud_are_back_filled_by_their_share_of_the_spell():
+    """Through track_sites, three dates (90 and 30 days apart). Site A (pools at x 0, 30 and
+    90 m) is seen on every date, its east end (x 50–120 m) under cloud on the 2nd date; a
+    new pool at x 60 m appears there, first seen on the 3rd date. Site B (2 pools at x 400 m)
+    is first seen on the 3rd date, its place clear and empty on the 1st and clouded on the
+    2nd. Site C (x 800 m) is first seen on the 3rd date, its place clouded on both earlier
+    dates. Born some time between the 1st and 3rd date, B and A's new pool were there on the
+    2nd with probability 90 / 120 = 0.75; C's birth has no lower bound: upper band only."""
+    from minewatch.sites import track_sites
+
+    dates = pd.to_datetime(["2022-01-01", "2022-04-01", "2022-05-01"])
+    seen = {(0, 0): (0, 1, 2), (30, 0): (0, 1, 2), (90, 0): (0, 1, 2), (60, 0): (2,),
+            (400, 0): (2,), (430, 0): (2,), (800, 0): (2,)}
+    rows = [{"date": dates[t], "area_m2": 100.0, "confidence": 1.0,
+             "geometry": box(X0 + x, Y0 + y, X0 + x + 10, Y0 + y + 10)}
+            for (x, y), ts in seen.items() for t in ts]
+    # A's pool at x 90 m is under the 2nd date's cloud: not detected then
+    rows = [r for r in rows if not (r["date"] == dates[1] and r["geometry"].bounds[0] > X0 + 50)]
+    pools = gpd.GeoDataFrame(rows, geometry="geometry", crs=UTM)
+    xs = X0 - 100 + 1 + 2 * np.arange(550)
+    ys = Y0 + 100 - 1 - 2 * np.arange(100)
+    v = np.ones((3, len(ys), len(xs)), dtype=bool)
+    v[1, :, (xs - X0 > 50) & (xs - X0 < 120)] = False    # A's east end
+    v[1, :, (xs - X0 > 380) & (xs - X0 < 460)] = False   # B
+    v[:2, :, (xs - X0 > 780) & (xs - X0 < 840)] = False  # C, on both earlier dates
+    valid = xr.DataArray(v, dims=("time", "y", "x"),
+                         coords={"time": dates, "y": ys, "x": xs}).rio.write_crs(UTM)
+    tracks = track_sites(pools, valid=valid)
+    assert tracks.sites["first_seen"].tolist() == [dates[0], dates[2], dates[2]]
+
+    table = site_timeseries(tracks, valid)
+    assert table["sites_backfilled"].tolist() == pytest.approx([0.0, 0.75, 0.0])
+    # A: 2 seen + 1 carried + 0.75 of its new pool; B: 0.75 of its 2 pools
+    assert table["pools_backfilled"].tolist() == pytest.approx([0.0, 0.75 + 1.5, 0.0])
+    assert cols(table, "sites pools pools_carried") == [(1, 3, 0), (2, 5, 1), (3, 7, 0)]
+    # the upper band: every birth that may have been there (B, C, A's pool) counted whole
+    assert cols(table, "sites_high pools_high") == [(2, 4), (3, 7), (3, 7)]
+    assert (table["sites_low"] <= table["sites"]).all()
+    # without a valid mask nothing is known of the spells: no back-fill
+    plain = site_timeseries(tracks)
+    assert plain["sites_backfilled"].tolist() == [0.0] * 3
+    assert plain["sites"].tolist() == [1, 1, 3]
+    # a period holding the date a site is first seen on counts it there already
+    year = site_timeseries(tracks, valid, freq="Y")
+    assert cols(year, "sites sites_backfilled") == [(3, 0.0)]

@@ -16,12 +16,17 @@ Rules, in short (details in ``docs/timeseries.md``):
   under cloud or nodata (``tracks.carried_pools``/``carried_clearings``, chosen by
   ``track_sites``); ``pools_carried`` and ``cleared_area_m2_carried`` say how much of a
   count was not seen that date.
+* A site or pool that appeared under cloud is seen later, on the first clear date after the
+  spell; the hidden dates each count it with the probability that it was born by then (a
+  birth time uniform between the last observation without it and the first with it):
+  ``sites_backfilled`` / ``pools_backfilled`` (fractions, included in ``sites`` / ``pools``,
+  revised when later dates are added).
 * A period counts the distinct sites counted on at least one of its dates; pools and cleared
   area are each counted site's values on its last counted date in the period.
 * The uncertainty band: ``*_low`` is the 5th percentile (``level=0.9``) of a seeded Monte
   Carlo in which each detected pool object is real with probability equal to its calibrated
-  ``confidence``; ``*_high`` adds the sites the persistence rule held back. Neither covers
-  pools the detector missed.
+  ``confidence``; ``*_high`` adds the sites the persistence rule held back and every
+  possible birth under cloud whole. Neither covers pools the detector missed.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ TIMESERIES_COLUMNS: tuple[str, ...] = (
     "date", "region", "sites", "pools", "cleared_area_m2", "new_sites", "valid_fraction",
     "sites_unobserved", "sites_low", "sites_high", "pools_low", "pools_high",
     "cleared_area_m2_low", "cleared_area_m2_high", "pools_carried", "cleared_area_m2_carried",
-    "period", "n_dates",
+    "sites_backfilled", "pools_backfilled", "period", "n_dates",
 )
 
 #: Units and meaning of each column (``units`` / ``long_name`` attrs of :func:`to_dataset`).
@@ -73,6 +78,10 @@ UNITS: dict[str, tuple[str, str]] = {
     "pools_carried": ("count", "pools counted but not seen (under cloud or nodata), carried "
                                "from the site's last observation"),
     "cleared_area_m2_carried": ("m2", "cleared area counted but not seen, carried likewise"),
+    "sites_backfilled": ("count", "expected sites born under cloud or nodata and first seen "
+                                  "later, included in sites (revised as dates are added)"),
+    "pools_backfilled": ("count", "expected pools born under cloud or nodata and first seen "
+                                  "later, included in pools"),
     "period": ("", "period label (YYYY-MM, YYYYQn or YYYY)"),
     "n_dates": ("count", "dates of the analysis in the period"),
 }
@@ -374,6 +383,124 @@ def _valid_fractions(valid: xr.DataArray | None, unit_dates: list[pd.DatetimeInd
     return out
 
 
+# --------------------------------------------------------------------------- back-fill
+
+
+def _backfill(tracks: Any, valid: xr.DataArray | None, dates: pd.DatetimeIndex,
+              sites: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sites and pools first seen right after a spell of dates on which they were hidden.
+
+    A site first seen on date ``f`` whose members (its pools and clearings of ``f``) were all
+    hidden — less than half of each polygon observed, as ``track_sites`` decides which members
+    a partly seen site carries — on the dates before ``f`` back to date ``b``, where some were
+    observed and nothing was detected, was born some time in ``(b, f]``. With no knowledge
+    of when, a birth time uniform over that interval gives it a probability of being there
+    on a hidden date ``k`` of ``(day_k - day_b) / (day_f - day_b)``. A pool first seen on
+    ``f`` in a site that already existed is handled alike, pool by pool: hidden back to ``b``
+    and not detected on ``b``. A spell that reaches the first date has no ``b``: no
+    estimate, only the upper band.
+
+    Returns two frames: site births (``site_id``, ``date``, ``weight``, ``pools``,
+    ``cleared_area_m2``, each a weight × the site's value on ``f``, and ``pools_high``,
+    ``cleared_area_m2_high`` for weight 1) and pool births (``site_id``, ``date``,
+    ``pools``, ``pools_high``). Empty without ``valid`` or without a CRS on it.
+    """
+    births = pd.DataFrame({"site_id": pd.Series(dtype=object),
+                           "date": pd.Series(dtype="datetime64[ns]"),
+                           **{c: pd.Series(dtype=float) for c in
+                              ("weight", "weight_high", "pools", "pools_high",
+                               "cleared_area_m2", "cleared_area_m2_high")}})
+    pool_births = births[["site_id", "date", "pools", "pools_high"]].copy()
+    p_in, c_in = getattr(tracks, "pools", None), getattr(tracks, "clearings", None)
+    if (valid is None or valid.rio.crs is None or len(dates) < 2
+            or not isinstance(p_in, gpd.GeoDataFrame) or "first_seen" not in sites.columns):
+        return births, pool_births
+    from minewatch.sites import _HIDDEN_BELOW, _Observer  # the rule track_sites carries by
+
+    observer = _Observer(valid)
+    days = dates.to_numpy().astype("datetime64[D]").astype(np.int64)
+    p_in = p_in[p_in["site_id"].notna()]
+    p_t = dates.get_indexer(_dates(p_in["date"], "tracks.pools.date"))
+    p_geom = p_in.geometry.to_numpy()
+    p_site = p_in["site_id"].to_numpy(dtype=object)
+    p_n = (pd.to_numeric(p_in["n_pools"], errors="coerce").fillna(1.0).to_numpy(float)
+           if "n_pools" in p_in.columns else np.ones(len(p_in)))
+    if isinstance(c_in, gpd.GeoDataFrame) and len(c_in):
+        c_in = c_in[c_in["site_id"].notna()]
+        c_t = dates.get_indexer(_dates(c_in["date"], "tracks.clearings.date"))
+        c_geo = (c_in.geometry.to_crs(p_in.crs) if c_in.crs is not None and p_in.crs
+                 is not None and CRS(c_in.crs) != CRS(p_in.crs) else c_in.geometry)
+        c_geom, c_site = c_geo.to_numpy(), c_in["site_id"].to_numpy(dtype=object)
+        c_area = (pd.to_numeric(c_in["area_m2"], errors="coerce").fillna(0.0).to_numpy(float)
+                  if "area_m2" in c_in.columns else shapely.area(c_geom))
+    else:
+        c_t, c_geom = np.zeros(0, dtype=int), np.zeros(0, dtype=object)
+        c_site, c_area = np.zeros(0, dtype=object), np.zeros(0)
+    first = dates.get_indexer(_dates(sites["first_seen"], "tracks.sites.first_seen"))
+    first_of = dict(zip(sites["site_id"].to_numpy(dtype=object), first.tolist(), strict=True))
+
+    # walkers: a site born on f > 0 (all its members of f), or a pool of f > 0 in a site
+    # first seen before f; each walks back from f - 1 while hidden
+    walkers: list[tuple[str, Any, int, np.ndarray, float, float]] = []
+    for sid, f in first_of.items():
+        if f <= 0:
+            continue
+        sp, sc = (p_site == sid) & (p_t == f), (c_site == sid) & (c_t == f)
+        if sp.any() or sc.any():
+            walkers.append(("site", sid, f, np.concatenate([p_geom[sp], c_geom[sc]]),
+                            float(p_n[sp].sum()), float(c_area[sc].sum())))
+    born_later = np.array([first_of.get(s, -1) < t for s, t in zip(p_site, p_t, strict=True)],
+                          dtype=bool)
+    for r in np.flatnonzero((p_t > 0) & born_later).tolist():
+        walkers.append(("pool", p_site[r], int(p_t[r]), p_geom[r:r + 1], float(p_n[r]), 0.0))
+    hidden: list[list[int]] = [[] for _ in walkers]
+    stop = np.full(len(walkers), -1)
+    alive = np.ones(len(walkers), dtype=bool)
+    f_of = np.array([w[2] for w in walkers], dtype=int)
+    for k in range(len(dates) - 2, -1, -1):
+        at = np.flatnonzero(alive & (f_of > k))
+        if not len(at):
+            continue
+        geoms = [g for i in at.tolist() for g in walkers[i][3]]
+        owner = np.repeat(at, [len(walkers[i][3]) for i in at.tolist()])
+        seen = np.zeros(len(walkers))
+        np.maximum.at(seen, owner, observer.fractions(geoms, observer.crs if
+                                                      p_in.crs is None else CRS(p_in.crs),
+                                                      dates[k]))
+        for i in at.tolist():
+            if seen[i] < _HIDDEN_BELOW:
+                hidden[i].append(k)
+            else:
+                alive[i], stop[i] = False, k
+    # a pool detected on b where it was observed was there before the spell: the site
+    # carries it (track_sites), it was not born in it
+    for b in np.unique(stop[stop >= 0]).tolist():
+        idx = [i for i in np.flatnonzero(stop == b).tolist() if walkers[i][0] == "pool"]
+        there = p_geom[p_t == b]
+        if idx and len(there):
+            hit, _ = shapely.STRtree(there).query(np.array([walkers[i][3][0] for i in idx]),
+                                                  predicate="intersects")
+            for j in np.unique(hit).tolist():
+                hidden[idx[j]] = []
+    s_rows, p_rows = [], []
+    for i, (kind, sid, f, _, n, area) in enumerate(walkers):
+        b = int(stop[i])
+        for k in hidden[i]:
+            w = (days[k] - days[b]) / (days[f] - days[b]) if b >= 0 else 0.0
+            if kind == "site":
+                s_rows.append((sid, dates[k], w, 1.0, w * n, n, w * area, area))
+            else:
+                p_rows.append((sid, dates[k], w * n, n))
+    if s_rows:
+        births = pd.DataFrame(s_rows, columns=list(births.columns)).astype(
+            {"date": "datetime64[ns]"})
+    if p_rows:
+        pool_births = (pd.DataFrame(p_rows, columns=list(pool_births.columns))
+                       .astype({"date": "datetime64[ns]"})
+                       .groupby(["site_id", "date"], as_index=False, sort=True).sum())
+    return births, pool_births
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -446,13 +573,20 @@ def site_timeseries(
           date): all of a carried site's, plus the hidden members a partly observed site
           carries (``tracks.carried_pools``/``carried_clearings``); those carried pools are
           drawn with their own confidence in the band like any other;
+        - ``sites_backfilled``, ``pools_backfilled`` (fractional counts, included in
+          ``sites`` and ``pools``; ``cleared_area_m2`` takes a back-filled site's share of its
+          area too): sites and pools first seen on a later date whose members were hidden
+          (less than half observed in ``valid``) on this date and back to an earlier date
+          where they were observed and absent, each weighted by the probability that it was
+          born by this date (``(day - day_before) / (day_first_seen - day_before)``). Needs
+          ``valid`` (0 without it); never on the last date;
         - ``sites_low``, ``pools_low``, ``cleared_area_m2_low``: the ``(1 - level) / 2``
           quantile of ``n_draws`` seeded draws in which each pool object is real with
           probability ``confidence``; a site counts when it holds a real pool or a ``mining``
           clearing, and its ``unknown`` clearings count only when it does;
         - ``sites_high``, ``pools_high``, ``cleared_area_m2_high``: the values with the
           sites the persistence rule held back (neither persistent nor provisional) counted
-          too;
+          too, and every site and pool that may have been born under cloud counted whole;
         - ``period`` (``2022-03``, ``2022Q1``, ``2022``) and ``n_dates``, only with ``freq``.
 
         ``low <= value <= high`` holds in every row. ``table.attrs`` records the method.
@@ -630,6 +764,54 @@ def site_timeseries(
     high = {"sites": everything @ ones, "pools": everything @ pools_pair[last_pair],
             "cleared_area_m2": everything @ cleared_pair[last_pair]}
 
+    # ---- back-fill: sites and pools born while hidden, first seen later ------------------
+    births, pool_births = _backfill(tracks, valid, dates, sites)
+    value["sites_backfilled"] = np.zeros(n_out)
+    value["pools_backfilled"] = np.zeros(n_out)
+    flags = sites.set_index("site_id")[["persistent", "provisional"]]
+    eligible = flags.fillna(False).astype(bool).any(axis=1)
+    reg_of = site_reg[site_reg["region"] >= 0]
+    if len(births):
+        # a site with a row in the unit is counted (or not) there already; of several hidden
+        # dates in one unit, the latest (the most likely to hold it) stands for the unit
+        births = births.assign(unit=code_of_date.reindex(births["date"]).to_numpy())
+        has_row = pd.MultiIndex.from_arrays([g_site, g_unit])
+        births = births[~pd.MultiIndex.from_arrays(
+            [births["site_id"], births["unit"]]).isin(has_row)]
+        births = births.sort_values("date").groupby(["site_id", "unit"], as_index=False).last()
+        b = births.merge(reg_of, on="site_id", how="inner")
+        b_out = b["unit"].to_numpy(dtype=int) * n_reg + b["region"].to_numpy(dtype=int)
+        b_ok = b["site_id"].map(eligible).fillna(False).to_numpy(dtype=bool)
+        for name, col in (("sites", "weight"), ("pools", "pools"),
+                          ("cleared_area_m2", "cleared_area_m2")):
+            add = np.bincount(b_out[b_ok], weights=b[col].to_numpy(float)[b_ok],
+                              minlength=n_out)
+            value[name] = value[name] + add
+            high[name] = high[name] + np.bincount(
+                b_out, weights=b[f"{col}_high"].to_numpy(float), minlength=n_out)
+        value["sites_backfilled"] += np.bincount(b_out[b_ok], weights=b["weight"].to_numpy(
+            float)[b_ok], minlength=n_out)
+        value["pools_backfilled"] += np.bincount(b_out[b_ok], weights=b["pools"].to_numpy(
+            float)[b_ok], minlength=n_out)
+    if len(pool_births):
+        # added to a site's row of the unit when the date is the one the row takes its pools
+        # from (per date: always; per period: the site's last date in it)
+        last_date = pd.DatetimeIndex(grouped["date"].last().to_numpy())
+        key = pd.MultiIndex.from_arrays([g_site, last_date])
+        gi_of = key.get_indexer(pd.MultiIndex.from_arrays([pool_births["site_id"],
+                                                            pool_births["date"]]))
+        found = gi_of >= 0
+        pb = pool_births[found].assign(group=gi_of[found])
+        pb = pb.merge(gmap[["group", "region"]], on="group", how="inner")
+        p_out = g_unit[pb["group"].to_numpy(dtype=int)] * n_reg + pb["region"].to_numpy(int)
+        p_ok = g_counted[pb["group"].to_numpy(dtype=int)]
+        add = np.bincount(p_out[p_ok], weights=pb["pools"].to_numpy(float)[p_ok],
+                          minlength=n_out)
+        value["pools"] = value["pools"] + add
+        value["pools_backfilled"] += add
+        high["pools"] = high["pools"] + np.bincount(
+            p_out, weights=pb["pools_high"].to_numpy(float), minlength=n_out)
+
     # ---- Monte Carlo lower band --------------------------------------------------------
     rng = np.random.default_rng(seed)
     draws = {k: np.empty((n_out, n_draws)) for k in ("sites", "pools", "cleared_area_m2")}
@@ -668,6 +850,8 @@ def site_timeseries(
     table["pools_carried"] = (np.rint(value["pools_carried"]).astype(np.int64) if integer
                               else value["pools_carried"])
     table["cleared_area_m2_carried"] = value["cleared_area_m2_carried"]
+    table["sites_backfilled"] = np.round(value["sites_backfilled"], 3)
+    table["pools_backfilled"] = np.round(value["pools_backfilled"], 3)
     if step is not None:
         table["period"] = pd.Series([labels[u] for u in unit_of_out], dtype=object)
         table["n_dates"] = np.array([len(unit_dates[u]) for u in unit_of_out], dtype=np.int64)
@@ -676,8 +860,12 @@ def site_timeseries(
         "freq": step or "date",
         "uncertainty": (f"low: {q:g} quantile of {n_draws} Monte Carlo draws (seed {seed}), "
                         f"each pool object real with probability = its confidence; high: "
-                        f"sites held back by the persistence rule counted too; missed pools "
-                        f"not covered"),
+                        f"sites held back by the persistence rule and possible births under "
+                        f"cloud counted too; missed pools not covered"),
+        "backfill": ("sites and pools born under cloud, first seen later: counted on the "
+                     "hidden dates with the probability that they were born by then (birth "
+                     "uniform between the last observation without them and the first with "
+                     "them); sites_backfilled / pools_backfilled"),
         "n_draws": int(n_draws), "level": float(level), "seed": int(seed),
     }
     return table
