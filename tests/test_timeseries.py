@@ -701,6 +701,13 @@ def test_sites_and_pools_born_under_cloud_are_back_filled_by_their_share_of_the_
     # the upper band: every birth that may have been there (B, C, A's pool) counted whole
     assert cols(table, "sites_high pools_high") == [(2, 4), (3, 7), (3, 7)]
     assert (table["sites_low"] <= table["sites"]).all()
+    # per region (B lies in the west half): the same shares, in the site's region
+    split = site_timeseries(tracks, valid, regions=regions_4326().iloc[:2])
+    assert split.groupby("date")["sites_backfilled"].sum().tolist() == pytest.approx(
+        table["sites_backfilled"].tolist())
+    west = split[split["region"] == "west"].set_index("date")
+    assert west.loc[dates[1], "sites_backfilled"] == pytest.approx(0.75)
+    assert to_dataset(split)["pools_backfilled"].attrs["units"] == "count"
     # without a valid mask nothing is known of the spells: no back-fill
     plain = site_timeseries(tracks)
     assert plain["sites_backfilled"].tolist() == [0.0] * 3
