@@ -416,9 +416,10 @@ def _keyfigures(table: pd.DataFrame | None) -> str:
     flag = ""
     if partly:
         flag = ('<p class="callout" id="partly-unobserved"><b>Partly unobserved.</b> Part of '
-                "the area was not seen on the last date (cloud, shadow or no data). Sites not "
-                "seen are carried from their last observation, so the counts do not drop; "
-                "pools and cleared area under the cloud are not counted.</p>")
+                "the area was not seen on the last date (cloud, shadow or no data). Sites and "
+                "pools not seen are carried from their last observation, so the counts do not "
+                "drop; what is new under the cloud is not counted until a later date shows "
+                "it.</p>")
     return asof + f'<div class="keyfigures">{"".join(cards)}</div>' + flag
 
 
@@ -550,8 +551,9 @@ def _methods(manifest: dict, scenes: pd.DataFrame | None) -> str:
          f"Pools and mining clearings {linking_txt} (edge to edge) form a "
          "site. Sites are tracked across dates with stable IDs (S0001, ... by first date), "
          "merges and splits recorded. A known site not seen on a date (cloud) is carried, "
-         "not dropped; a site seen on one date only is 'provisional' while it is too recent "
-         "to have been seen twice."),
+         "not dropped, and one first seen after a cloudy spell counts on the hidden dates by "
+         "the chance that it was there already; a site seen on one date only is "
+         "'provisional' while it is too recent to have been seen twice."),
         ("Counts and uncertainty",
          "Per date: sites, pools, cleared area, new sites and the observed fraction "
          "(timeseries.csv). The band (low–high) comes from Monte Carlo draws in which each "
@@ -644,7 +646,10 @@ def _limitations(manifest: dict) -> str:
         "or sites that were missed, not area errors of clearings, and not the assumption that "
         "a site hidden by cloud is still there.",
         "A date that is partly unobserved (cloud, shadow, no data) cannot show what happened "
-        "under the cloud: sites are carried, pools and area there are not counted.",
+        "under the cloud: known sites and pools are carried from their last observation, and "
+        "those first seen on a later date count by the chance that they were already there "
+        "(sites_backfilled, pools_backfilled); a cloudy date's counts are revised when later "
+        "dates are added.",
         "Look-alikes: tarp huts and metal roofs (blue liner colour), fish ponds and river "
         "channels can be taken for pools; landslides and swidden fields for clearings.",
         "A clearing is not proof of rare-earth mining: the label 'mining' means pools on it "

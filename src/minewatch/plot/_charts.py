@@ -255,7 +255,8 @@ def plot_timeseries(table: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None
     if any_partial:
         notes[:0] = textwrap.wrap(
             "Hollow markers: dates partly hidden by cloud or missing data. Sites not seen "
-            "there are carried from their last observation; lines and bands skip these "
+            "there are carried from their last observation, and those first seen later "
+            "count by the chance they were there already; lines and bands skip these "
             "dates.", 78)
     fig = axes[-1].figure
     below = axes[-1].transAxes + ScaledTranslation(0, -(SMALL_PT + 8) / 72,
