@@ -715,3 +715,20 @@ def test_sites_and_pools_born_under_cloud_are_back_filled_by_their_share_of_the_
     # a period holding the date a site is first seen on counts it there already
     year = site_timeseries(tracks, valid, freq="Y")
     assert cols(year, "sites sites_backfilled") == [(3, 0.0)]
+
+
+def test_back_fill_reads_a_valid_mask_with_other_spatial_dim_names():
+    """The mask's spatial dims may have other names (rioxarray knows them): same shares."""
+    tracks = world()
+    v = valid_mask()
+    v[3] = False  # D3 wholly clouded: D (first seen on D4) was hidden on D2 and D3
+    renamed = v.rename({"y": "northing", "x": "easting"}).rio.set_spatial_dims(
+        x_dim="easting", y_dim="northing")
+    a, b = site_timeseries(tracks, v), site_timeseries(tracks, renamed)
+    pd.testing.assert_frame_equal(a, b)
+    # D: hidden on D2 (west half clouded) and D3, observed and absent on D1
+    span = (D4 - D1).days
+    assert a["sites_backfilled"].tolist() == pytest.approx(
+        [0, 0, round((D2 - D1).days / span, 3), round((D3 - D1).days / span, 3), 0])
+    assert "uniform" in a.attrs["backfill"]
+    assert site_timeseries(tracks).attrs["backfill"].startswith("not applied")

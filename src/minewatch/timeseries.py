@@ -417,7 +417,9 @@ def _backfill(tracks: Any, valid: xr.DataArray | None, dates: pd.DatetimeIndex,
         return births, pool_births
     from minewatch.sites import _HIDDEN_BELOW, _Observer  # the rule track_sites carries by
 
-    observer = _Observer(valid)
+    # (time, row, column) whatever the names (rasters are row-major: y before x)
+    rows, cols = (d for d in valid.dims if d != "time")
+    observer = _Observer(valid.rename({k: v for k, v in ((rows, "y"), (cols, "x")) if k != v}))
     days = dates.to_numpy().astype("datetime64[D]").astype(np.int64)
     p_in = p_in[p_in["site_id"].notna()]
     p_t = dates.get_indexer(_dates(p_in["date"], "tracks.pools.date"))
@@ -865,7 +867,9 @@ def site_timeseries(
         "backfill": ("sites and pools born under cloud, first seen later: counted on the "
                      "hidden dates with the probability that they were born by then (birth "
                      "uniform between the last observation without them and the first with "
-                     "them); sites_backfilled / pools_backfilled"),
+                     "them); sites_backfilled / pools_backfilled"
+                     if valid is not None and valid.rio.crs is not None else
+                     "not applied: no valid mask with a CRS"),
         "n_draws": int(n_draws), "level": float(level), "seed": int(seed),
     }
     return table
