@@ -331,10 +331,14 @@ def _site_dates(history: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
     h["src_status"] = grouped["src_status"].ffill()
     h["carried"] = ~observed
     h = h[h["src_status"].isin(_PRESENT)].copy()
-    flags = sites.set_index("site_id")[["persistent", "provisional"]]
-    eligible = flags.fillna(False).astype(bool).any(axis=1)
-    h["counted"] = h["site_id"].map(eligible).fillna(False).astype(bool).to_numpy()
+    h["counted"] = h["site_id"].map(_eligible(sites)).fillna(False).astype(bool).to_numpy()
     return h.reset_index(drop=True)
+
+
+def _eligible(sites: pd.DataFrame) -> pd.Series:
+    """Per ``site_id``: whether the site can count (persistent or provisional)."""
+    flags = sites.set_index("site_id")[["persistent", "provisional"]]
+    return flags.fillna(False).astype(bool).any(axis=1)
 
 
 def _first_seen(sites: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
@@ -444,21 +448,24 @@ def _backfill(tracks: Any, valid: xr.DataArray | None, dates: pd.DatetimeIndex,
     # walkers: a site born on f > 0 (all its members of f), or a pool of f > 0 in a site
     # first seen before f; each walks back from f - 1 while hidden
     walkers: list[tuple[str, Any, int, np.ndarray, float, float]] = []
+    p_rows_of = pd.DataFrame({"s": p_site, "t": p_t}).groupby(["s", "t"]).indices
+    c_rows_of = pd.DataFrame({"s": c_site, "t": c_t}).groupby(["s", "t"]).indices
+    no_rows = np.zeros(0, dtype=int)
     for sid, f in first_of.items():
         if f <= 0:
             continue
-        sp, sc = (p_site == sid) & (p_t == f), (c_site == sid) & (c_t == f)
-        if sp.any() or sc.any():
+        sp, sc = p_rows_of.get((sid, f), no_rows), c_rows_of.get((sid, f), no_rows)
+        if len(sp) or len(sc):
             walkers.append(("site", sid, f, np.concatenate([p_geom[sp], c_geom[sc]]),
                             float(p_n[sp].sum()), float(c_area[sc].sum())))
-    born_later = np.array([first_of.get(s, -1) < t for s, t in zip(p_site, p_t, strict=True)],
-                          dtype=bool)
+    born_later = (pd.Series(p_site).map(first_of).fillna(-1).to_numpy() < p_t)
     for r in np.flatnonzero((p_t > 0) & born_later).tolist():
         walkers.append(("pool", p_site[r], int(p_t[r]), p_geom[r:r + 1], float(p_n[r]), 0.0))
     hidden: list[list[int]] = [[] for _ in walkers]
     stop = np.full(len(walkers), -1)
     alive = np.ones(len(walkers), dtype=bool)
     f_of = np.array([w[2] for w in walkers], dtype=int)
+    p_crs = observer.crs if p_in.crs is None else CRS(p_in.crs)
     for k in range(len(dates) - 2, -1, -1):
         at = np.flatnonzero(alive & (f_of > k))
         if not len(at):
@@ -466,9 +473,7 @@ def _backfill(tracks: Any, valid: xr.DataArray | None, dates: pd.DatetimeIndex,
         geoms = [g for i in at.tolist() for g in walkers[i][3]]
         owner = np.repeat(at, [len(walkers[i][3]) for i in at.tolist()])
         seen = np.zeros(len(walkers))
-        np.maximum.at(seen, owner, observer.fractions(geoms, observer.crs if
-                                                      p_in.crs is None else CRS(p_in.crs),
-                                                      dates[k]))
+        np.maximum.at(seen, owner, observer.fractions(geoms, p_crs, dates[k]))
         for i in at.tolist():
             if seen[i] < _HIDDEN_BELOW:
                 hidden[i].append(k)
@@ -770,8 +775,7 @@ def site_timeseries(
     births, pool_births = _backfill(tracks, valid, dates, sites)
     value["sites_backfilled"] = np.zeros(n_out)
     value["pools_backfilled"] = np.zeros(n_out)
-    flags = sites.set_index("site_id")[["persistent", "provisional"]]
-    eligible = flags.fillna(False).astype(bool).any(axis=1)
+    eligible = _eligible(sites)
     reg_of = site_reg[site_reg["region"] >= 0]
     if len(births):
         # a site with a row in the unit is counted (or not) there already; of several hidden
